@@ -1,0 +1,22 @@
+"""modelsieve: what would happen if you loaded this model? Answered without loading it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from modelsieve.api import scan as scan
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `import modelsieve` (and the CLI's --help) stays fast.
+    if name == "scan":
+        from modelsieve.api import scan
+
+        return scan
+    raise AttributeError(name)
+
+
+__all__ = ["__version__", "scan"]

@@ -1,0 +1,3 @@
+from modelsieve.cli import run
+
+run()

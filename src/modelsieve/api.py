@@ -1,0 +1,175 @@
+"""The Python API: ``scan(path) -> Report``. Never executes anything it reads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from typing import BinaryIO
+
+from modelsieve import __version__
+from modelsieve.dispatch import analyse, make_context
+from modelsieve.loading import loaded_by_default
+from modelsieve.model import Analysis, FileResult, Finding, Location, Report
+from modelsieve.options import ScanOptions
+from modelsieve.rules import general
+from modelsieve.rules.catalog import RULESET_VERSION
+from modelsieve.source import Artifact
+from modelsieve.verdict import auto_status, file_verdict, repo_verdict
+from modelsieve.walk import FileTarget, expand
+
+ProgressCallback = Callable[[FileResult], None]
+
+_PARALLEL_MIN_FILES = 4
+
+
+def scan(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    options: ScanOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> Report:
+    """Scan files and folders; return one Report with a verdict per file and overall."""
+    options = options or ScanOptions()
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    targets = [os.fspath(p) for p in paths]
+    started = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    files, skipped = expand(targets)
+    results = _scan_all(files, options, progress)
+    return Report(
+        tool_version=__version__,
+        ruleset_version=RULESET_VERSION,
+        targets=tuple(targets),
+        results=tuple(results),
+        skipped=tuple(skipped),
+        summary=repo_verdict(results, include_unloaded=options.include_unloaded),
+        started_at=started.isoformat(timespec="seconds"),
+        duration_s=round(time.monotonic() - t0, 3),
+        options=_describe(options),
+    )
+
+
+def _scan_all(
+    files: list[FileTarget], options: ScanOptions, progress: ProgressCallback | None
+) -> list[FileResult]:
+    jobs = options.jobs or (os.cpu_count() or 1)
+    if jobs <= 1 or len(files) < _PARALLEL_MIN_FILES:
+        results = []
+        for target in files:
+            result = scan_file(target, options)
+            if progress:
+                progress(result)
+            results.append(result)
+        return results
+    with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
+        results = []
+        for result in pool.map(scan_file, files, [options] * len(files), chunksize=1):
+            if progress:
+                progress(result)
+            results.append(result)
+        return results
+
+
+def scan_file(target: FileTarget, options: ScanOptions) -> FileResult:
+    """Scan one file on disk."""
+    t0 = time.monotonic()
+    location = Location(path=target.display)
+    try:
+        with open(target.path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            artifact = Artifact(
+                stream=stream, size=size, location=location, name=target.path.name, explicit=target.explicit
+            )
+            analysis = analyse(artifact, make_context(options.limits, strict=options.strict))
+            digest = _sha256(stream, size, options)
+    except OSError as exc:
+        size, digest = 0, None
+        analysis = Analysis(findings=(general.READ_ERROR.finding(location, f"could not read: {exc.strerror}"),))
+    return build_result(
+        target.display,
+        size,
+        digest,
+        analysis,
+        options,
+        loaded=loaded_by_default(target.relative),
+        duration=time.monotonic() - t0,
+    )
+
+
+def build_result(
+    path: str,
+    size: int,
+    digest: str | None,
+    analysis: Analysis,
+    options: ScanOptions,
+    *,
+    loaded: bool = True,
+    duration: float = 0.0,
+) -> FileResult:
+    """Turn an analysis into a FileResult: filter rules, draw the verdict."""
+    findings = tuple(sorted(_filter(analysis.findings, options), key=_order))
+    verdict, reasons = file_verdict(findings)
+    return FileResult(
+        path=path,
+        size=size,
+        sha256=digest,
+        formats=analysis.formats,
+        verdict=verdict,
+        reasons=reasons,
+        findings=findings,
+        imports=analysis.imports,
+        calls=analysis.calls,
+        status=auto_status(verdict),
+        loaded_by_default=loaded,
+        duration_s=round(duration, 4),
+    )
+
+
+def _filter(findings: Sequence[Finding], options: ScanOptions) -> list[Finding]:
+    out = []
+    for f in findings:
+        # Inconclusive findings cannot be deselected: hiding them would call a file clean.
+        if f.effect.name in ("INCONCLUSIVE",):
+            out.append(f)
+            continue
+        if options.select and not any(f.rule_id.startswith(s) for s in options.select):
+            continue
+        if any(f.rule_id.startswith(i) for i in options.ignore):
+            continue
+        out.append(f)
+    return out
+
+
+def _order(f: Finding) -> tuple[object, ...]:
+    loc = f.location
+    return (
+        -f.effect.verdict.rank,
+        -f.severity.rank,
+        loc.members,
+        loc.offset if loc.offset is not None else -1,
+        f.rule_id,
+        f.subject,
+    )
+
+
+def _sha256(stream: BinaryIO, size: int, options: ScanOptions) -> str | None:
+    if size > options.hash_limit and not options.always_hash:
+        return None
+    stream.seek(0)
+    h = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _describe(options: ScanOptions) -> tuple[tuple[str, str], ...]:
+    return (
+        ("strict", str(options.strict).lower()),
+        ("include_unloaded", str(options.include_unloaded).lower()),
+        ("select", ",".join(sorted(options.select))),
+        ("ignore", ",".join(sorted(options.ignore))),
+    )

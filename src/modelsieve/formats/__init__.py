@@ -1,0 +1,1 @@
+"""Format families, each detected by content and analysed without execution."""

@@ -1,0 +1,1 @@
+"""Pure formatters: Report in, text out. Nothing here prints."""

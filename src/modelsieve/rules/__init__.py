@@ -1,0 +1,1 @@
+"""Rule catalog and policy data."""

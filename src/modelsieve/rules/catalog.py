@@ -1,0 +1,39 @@
+"""The single source of truth for every rule: docs and SARIF are generated from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from modelsieve.rules import (
+    containers_rules,
+    formats_rules,
+    general,
+    indicators_rules,
+    pickle_rules,
+)
+from modelsieve.rules.base import Rule
+
+RULESET_VERSION = "2026.11.1"
+
+
+def _build() -> Mapping[str, Rule]:
+    table: dict[str, Rule] = {}
+    for module in (general, pickle_rules, containers_rules, formats_rules, indicators_rules):
+        for rule in module.RULES:
+            if rule.id in table:
+                raise RuntimeError(f"duplicate rule id {rule.id}")
+            table[rule.id] = rule
+    return MappingProxyType(dict(sorted(table.items())))
+
+
+CATALOG: Mapping[str, Rule] = _build()
+
+
+def get(rule_id: str) -> Rule:
+    """The rule with this id (KeyError for an unknown id)."""
+    return CATALOG[rule_id]
+
+
+def all_rules() -> tuple[Rule, ...]:
+    return tuple(CATALOG.values())

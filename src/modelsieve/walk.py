@@ -1,0 +1,61 @@
+"""Expand scan targets (files and folders) into the files to analyse."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelsieve.model import SkippedItem
+
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".cache"})
+
+
+@dataclass(frozen=True)
+class FileTarget:
+    """A regular file to scan; ``relative`` is its path inside the scanned folder."""
+
+    path: Path
+    display: str
+    relative: str
+    explicit: bool
+
+
+def expand(targets: list[str]) -> tuple[list[FileTarget], list[SkippedItem]]:
+    """Files under the targets, in a stable order, plus what was skipped and why.
+
+    Symbolic links are not followed: a link inside a downloaded repository can
+    point anywhere on the machine, and its target is not part of the artifact.
+    """
+    files: list[FileTarget] = []
+    skipped: list[SkippedItem] = []
+    for target in targets:
+        path = Path(target)
+        if path.is_symlink() and path.is_dir():
+            skipped.append(SkippedItem(target, "symbolic link to a folder; not followed"))
+        elif path.is_dir():
+            for f, rel, reason in _walk(path):
+                if reason:
+                    skipped.append(SkippedItem(str(f), reason))
+                else:
+                    files.append(FileTarget(f, str(f), rel, explicit=False))
+        elif path.exists() or path.is_symlink():
+            files.append(FileTarget(path, target, path.name, explicit=True))
+        else:
+            skipped.append(SkippedItem(target, "no such file or folder"))
+    return files, skipped
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, str, str]]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            rel = full.relative_to(root).as_posix()
+            if full.is_symlink():
+                yield full, rel, f"symbolic link to {os.readlink(full)}; not followed"
+            elif not full.is_file():
+                yield full, rel, "not a regular file"
+            else:
+                yield full, rel, ""
