@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from modelsieve import __version__
+from modelsieve.baseline import Baseline
 from modelsieve.dispatch import analyse, make_context
-from modelsieve.loading import loaded_by_default
+from modelsieve.loading import MAX_INDEX_BYTES, loaded_by_default, shard_names, unloaded_reasons
 from modelsieve.model import Analysis, FileResult, Finding, Location, Report
 from modelsieve.options import ScanOptions
 from modelsieve.rules import general
@@ -30,16 +33,26 @@ def scan(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     options: ScanOptions | None = None,
     progress: ProgressCallback | None = None,
+    *,
+    baseline: Baseline | None = None,
 ) -> Report:
-    """Scan files and folders; return one Report with a verdict per file and overall."""
+    """Scan files and folders; return one Report with a verdict per file and overall.
+
+    ``baseline`` marks accepted findings as suppressed (they stay in the report).
+    """
     options = options or ScanOptions()
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     targets = [os.fspath(p) for p in paths]
+    if any(t.startswith(("hf://", "https://huggingface.co/", "https://hf.co/")) for t in targets):
+        # Hub repositories are listed and read remotely; hub.scan hands local paths back here.
+        from modelsieve.hub.scan import scan as scan_hub
+
+        return scan_hub(targets, options, progress=progress)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     files, skipped = expand(targets)
-    results = _scan_all(files, options, progress)
+    results = _weigh(files, _scan_all(files, options, progress), baseline)
     return Report(
         tool_version=__version__,
         ruleset_version=RULESET_VERSION,
@@ -53,9 +66,7 @@ def scan(
     )
 
 
-def _scan_all(
-    files: list[FileTarget], options: ScanOptions, progress: ProgressCallback | None
-) -> list[FileResult]:
+def _scan_all(files: list[FileTarget], options: ScanOptions, progress: ProgressCallback | None) -> list[FileResult]:
     jobs = options.jobs or (os.cpu_count() or 1)
     if jobs <= 1 or len(files) < _PARALLEL_MIN_FILES:
         results = []
@@ -123,7 +134,7 @@ def build_result(
         findings=findings,
         imports=analysis.imports,
         calls=analysis.calls,
-        status=auto_status(verdict),
+        status=auto_status(verdict, findings),
         loaded_by_default=loaded,
         duration_s=round(duration, 4),
     )
@@ -132,8 +143,8 @@ def build_result(
 def _filter(findings: Sequence[Finding], options: ScanOptions) -> list[Finding]:
     out = []
     for f in findings:
-        # Inconclusive findings cannot be deselected: hiding them would call a file clean.
-        if f.effect.name in ("INCONCLUSIVE",):
+        # Inconclusive and not-analysed findings cannot be deselected: hiding them would call a file clean.
+        if f.effect.name in ("INCONCLUSIVE", "NOT_ANALYSED"):
             out.append(f)
             continue
         if options.select and not any(f.rule_id.startswith(s) for s in options.select):
@@ -173,3 +184,37 @@ def _describe(options: ScanOptions) -> tuple[tuple[str, str], ...]:
         ("select", ",".join(sorted(options.select))),
         ("ignore", ",".join(sorted(options.ignore))),
     )
+
+
+def _weigh(files: list[FileTarget], results: list[FileResult], baseline: Baseline | None) -> list[FileResult]:
+    """Label files that standard loading never reads (judged with their siblings) and apply the baseline."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, target in enumerate(files):
+        depth = len(PurePosixPath(target.relative).parts)
+        groups.setdefault(target.path.parts[:-depth], []).append(i)
+    reasons: dict[int, str] = {}
+    for members in groups.values():
+        indexes = {}
+        for i in members:
+            if files[i].relative.endswith(".index.json"):
+                names = _read_index(files[i].path)
+                if names is not None:
+                    indexes[files[i].relative] = names
+        why = unloaded_reasons([files[i].relative for i in members], indexes)
+        for i in members:
+            if files[i].relative in why:
+                reasons[i] = why[files[i].relative]
+    out = []
+    for i, result in enumerate(results):
+        reason = reasons.get(i)
+        result = dataclasses.replace(result, loaded_by_default=reason is None, unloaded_reason=reason)
+        out.append(baseline.apply(result) if baseline is not None else result)
+    return out
+
+
+def _read_index(path: Path) -> frozenset[str] | None:
+    try:
+        with open(path, "rb") as stream:
+            return shard_names(stream.read(MAX_INDEX_BYTES + 1))
+    except OSError:
+        return None

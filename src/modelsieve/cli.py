@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from enum import Enum
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from modelsieve import __version__
+from modelsieve.hub.cli import register as register_hub_commands
+from modelsieve.triage.cli import app as triage_app
 
 app = typer.Typer(
     name="modelsieve",
@@ -18,14 +21,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(triage_app, name="triage")
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_INCOMPLETE = 2
+EXIT_USAGE = 3
 
 
 class OutputFormat(str, Enum):
     text = "text"
+    json = "json"
+    sarif = "sarif"
+    html = "html"
+
+
+class RulesFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
     json = "json"
 
 
@@ -44,53 +57,162 @@ def main(
     """modelsieve: static security scanner for model files."""
 
 
-@app.command()
+_SCAN_HELP = """Scan files and folders and say what loading each one would do.
+
+Exit codes:
+  0  nothing reaches the --fail-on threshold, everything was analysed
+  1  a file reaches the threshold (--strict: also any call or import
+     outside the allow-list, rules PKL003/PKL004)
+  2  nothing reaches the threshold, but a file was not fully analysed
+     (inconclusive, not analysed, unreadable) or a path does not exist
+  3  bad settings: unreadable --config or --baseline, unknown key
+
+--fail-on takes a file verdict or a finding severity:
+  suspicious  (default) fail on suspicious or malicious files
+  malicious   fail only on malicious files
+  info, low, medium, high, critical
+              fail on any finding of at least this severity
+
+Settings come from \\[tool.modelsieve] in ./pyproject.toml or from
+--config FILE (keys: select, ignore, fail-on, strict, include-unloaded,
+baseline); command-line options win. A pyproject.toml inside a folder
+being scanned is never used unless named with --config.
+
+Files that standard loading never reads (training_args.bin, optimizer
+states, checkpoint-N/ folders, pytorch_model.bin beside model.safetensors,
+shards not listed in the index) are reported and labelled, and count for
+the verdict and exit code only with --include-unloaded.
+"""
+
+
+@app.command(help=_SCAN_HELP)
 def scan(
     paths: Annotated[list[str], typer.Argument(help="Files and folders to scan.")],
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format: text, json, sarif or html.")
+    ] = OutputFormat.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file.")] = None,
-    strict: Annotated[bool, typer.Option(help="Treat unknown callables as failures.")] = False,
+    fail_on: Annotated[
+        Optional[str],
+        typer.Option(
+            "--fail-on",
+            metavar="LEVEL",
+            help="Exit 1 at this level: suspicious (default), malicious, info, low, medium, high, critical.",
+        ),
+    ] = None,
+    strict: Annotated[
+        Optional[bool],
+        typer.Option("--strict/--no-strict", help="Calls and imports outside the allow-list (PKL003/PKL004) fail."),
+    ] = None,
     select: Annotated[Optional[list[str]], typer.Option(help="Only these rule ids (prefixes allowed).")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option(help="Drop these rule ids (prefixes allowed).")] = None,
     include_unloaded: Annotated[
-        bool, typer.Option(help="Count files standard loading never reads (training_args.bin ...) in the verdict.")
+        Optional[bool],
+        typer.Option(
+            "--include-unloaded/--exclude-unloaded",
+            help="Count files standard loading never reads (training_args.bin ...) in the verdict.",
+        ),
+    ] = None,
+    allow_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unknown",
+            help="Content that matches no known format does not make the exit code 2 (for pre-commit hooks).",
+        ),
     ] = False,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", help="Read settings from this TOML file.", dir_okay=False)
+    ] = None,
+    baseline: Annotated[
+        Optional[Path],
+        typer.Option("--baseline", help="Mark findings accepted in this baseline file as suppressed.", dir_okay=False),
+    ] = None,
+    write_baseline: Annotated[
+        Optional[Path],
+        typer.Option("--write-baseline", help="Write every current finding to this baseline file.", dir_okay=False),
+    ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per core).")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show clean files and INFO findings.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress display on a terminal.")] = True,
+    record: Annotated[bool, typer.Option("--record", help="Store this scan in the triage database.")] = False,
+    db: Annotated[Optional[str], typer.Option("--db", help="Triage database URL (default: $MODELSIEVE_DB).")] = None,
 ) -> None:
-    """Scan files and folders and say what loading each one would do."""
+    from modelsieve import baseline as baseline_mod
+    from modelsieve import config as config_mod
     from modelsieve.api import scan as run_scan
     from modelsieve.options import ScanOptions
+    from modelsieve.hub.hunt import expand_at_files
+    from modelsieve.verdict import Threshold, exit_status
 
+    paths = list(expand_at_files(paths))  # @FILE: targets listed one per line, e.g. by `modelsieve hunt`
+    try:
+        settings = config_mod.load(config, scan_targets=paths)
+        threshold = Threshold.parse(fail_on) if fail_on is not None else settings.fail_on or Threshold()
+        baseline_path = baseline or settings.baseline
+        accepted = baseline_mod.load(baseline_path) if baseline_path is not None else None
+    except (config_mod.ConfigError, baseline_mod.BaselineError, ValueError, OSError) as exc:
+        typer.echo(f"modelsieve: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    for warning in settings.warnings:
+        typer.echo(f"modelsieve: warning: {warning}", err=True)
     options = ScanOptions(
-        strict=strict,
-        include_unloaded=include_unloaded,
-        select=frozenset(select or ()),
-        ignore=frozenset(ignore or ()),
+        strict=_pick(strict, settings.strict, False),
+        include_unloaded=_pick(include_unloaded, settings.include_unloaded, False),
+        select=frozenset(s.upper() for s in (select if select is not None else settings.select or ())),
+        ignore=frozenset(s.upper() for s in (ignore if ignore is not None else settings.ignore or ())),
         jobs=jobs,
+        # Baselines match files by sha256, so every file must be hashed whatever its size.
+        always_hash=accepted is not None or write_baseline is not None,
     )
+    from modelsieve.triage import cli as triage_cli
+
+    db_url = triage_cli.scan_database(db, record)
+    if db_url:  # review decisions are looked up by sha256 too
+        options = dataclasses.replace(options, always_hash=True)
     if progress and sys.stderr.isatty():
-        report = _scan_with_progress(run_scan, paths, options)
+        report = _scan_with_progress(run_scan, paths, options, accepted)
     else:
-        report = run_scan(paths, options)
+        report = run_scan(paths, options, baseline=accepted)
+    report, review_text = triage_cli.review(report, db_url, record=record)
+    if write_baseline is not None:
+        baseline_mod.write(write_baseline, baseline_mod.from_results(report.results))
+        typer.echo(f"modelsieve: wrote baseline {write_baseline}", err=True)
     text = _render(report, output_format, verbose)
     if output is not None:
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    raise typer.Exit(exit_code(report))
+    sys.stderr.write(review_text)
+    raise typer.Exit(
+        exit_status(
+            report.results,
+            threshold=threshold,
+            strict=options.strict,
+            include_unloaded=options.include_unloaded,
+            missing=any(s.reason.startswith("no such") for s in report.skipped),
+            allow_unknown=allow_unknown,
+        )
+    )
 
 
-def _scan_with_progress(run_scan, paths, options):  # type: ignore[no-untyped-def]
+def _pick(cli: bool | None, configured: bool | None, default: bool) -> bool:
+    if cli is not None:
+        return cli
+    return configured if configured is not None else default
+
+
+def _scan_with_progress(run_scan, paths, options, accepted):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("[bold]scanning"), BarColumn(), TextColumn("{task.completed} files"), TimeElapsedColumn(),
+        TextColumn("[bold]scanning"),
+        BarColumn(),
+        TextColumn("{task.completed} files"),
+        TimeElapsedColumn(),
         transient=True,
     ) as bar:
         task = bar.add_task("scan", total=None)
-        return run_scan(paths, options, progress=lambda _r: bar.advance(task))
+        return run_scan(paths, options, progress=lambda _r: bar.advance(task), baseline=accepted)
 
 
 def _render(report, output_format: OutputFormat, verbose: bool) -> str:  # type: ignore[no-untyped-def]
@@ -98,34 +220,54 @@ def _render(report, output_format: OutputFormat, verbose: bool) -> str:  # type:
         from modelsieve.report import jsonfmt
 
         return jsonfmt.render(report)
+    if output_format is OutputFormat.sarif:
+        from modelsieve.report import sarif
+
+        return sarif.render(report)
+    if output_format is OutputFormat.html:
+        from modelsieve.report import html
+
+        return html.render(report)
     from modelsieve.report import text
 
     return text.render(report, verbose=verbose)
 
 
 def exit_code(report) -> int:  # type: ignore[no-untyped-def]
-    """1 when any file is suspicious or malicious; else 2 when anything was not fully analysed."""
-    from modelsieve.model import Verdict
+    """Exit code with the default threshold (see ``modelsieve scan --help``)."""
+    from modelsieve.verdict import exit_status
 
-    verdicts = {r.verdict for r in report.results}
-    if verdicts & {Verdict.MALICIOUS, Verdict.SUSPICIOUS}:
-        return EXIT_FINDINGS
-    if verdicts & {Verdict.INCONCLUSIVE, Verdict.NOT_ANALYSED} or any(
-        s.reason.startswith("no such") for s in report.skipped
-    ):
-        return EXIT_INCOMPLETE
-    return EXIT_OK
+    return exit_status(
+        report.results,
+        include_unloaded=report.summary.include_unloaded,
+        missing=any(s.reason.startswith("no such") for s in report.skipped),
+    )
 
 
 @app.command()
 def rules(
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.text,
+    output_format: Annotated[
+        RulesFormat, typer.Option("--format", "-f", help="text, markdown (as RULES.md) or json.")
+    ] = RulesFormat.text,
 ) -> None:
     """List every rule with its permanent id, severity and title."""
     from modelsieve.rules.catalog import all_rules
 
+    if output_format is RulesFormat.markdown:
+        from modelsieve.report.rulesdoc import to_markdown
+
+        sys.stdout.write(to_markdown())
+        return
+    if output_format is RulesFormat.json:
+        from modelsieve.report.rulesdoc import to_json
+
+        sys.stdout.write(to_json())
+        return
     for rule in all_rules():
         typer.echo(f"{rule.id}  {rule.severity.value:<8} {rule.effect.value:<12} {rule.title}")
+
+
+register_hub_commands(app)  # hunt, compare (after scan, so the help lists scan first)
 
 
 def run() -> None:

@@ -277,6 +277,19 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class ExternalVerdict:
+    """Another tool's opinion of the same file, shown beside modelsieve's (never used to draw the verdict).
+
+    ``tool`` names the source (``hf-hub``, ``picklescan`` ...); ``verdict`` is one of
+    ``dangerous``, ``safe``, ``error``, ``unscanned``; ``detail`` says why in a few words.
+    """
+
+    tool: str
+    verdict: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class FileResult:
     """The scan of one file (or one remote file): its verdict and why."""
 
@@ -293,6 +306,8 @@ class FileResult:
     loaded_by_default: bool = True
     review_note: str | None = None
     duration_s: float = 0.0
+    external: tuple[ExternalVerdict, ...] = ()
+    unloaded_reason: str | None = None
 
     @property
     def behaviours(self) -> tuple[Behaviour, ...]:
@@ -328,6 +343,8 @@ class RepoVerdict:
     deciding: tuple[str, ...]
     reasons: tuple[str, ...]
     unloaded_verdict: Verdict = Verdict.CLEAN
+    unloaded: tuple[str, ...] = ()
+    include_unloaded: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from modelsieve.model import CallRecord, FileResult, Finding, Location, Report
+from modelsieve.report import summary
 
 SCHEMA_VERSION = "1.0"
 
@@ -24,6 +25,12 @@ def to_dict(report: Report) -> dict[str, Any]:
             "deciding": list(report.summary.deciding),
             "reasons": list(report.summary.reasons),
             "unloaded_verdict": report.summary.unloaded_verdict.value,
+            "unloaded": list(report.summary.unloaded),
+            "include_unloaded": report.summary.include_unloaded,
+            "verdict_counts": summary.verdict_counts(report),
+            "severity_counts": summary.severity_counts(report.results),
+            "behaviours": [_observation(o) for o in summary.behaviours(report.results)],
+            "indicators": [_observation(o) for o in summary.indicators(report.results)],
         },
         "files": [_file(r) for r in report.results],
         "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
@@ -40,6 +47,9 @@ def _file(r: FileResult) -> dict[str, Any]:
         "status": r.status.value,
         "review_note": r.review_note,
         "loaded_by_default": r.loaded_by_default,
+        "unloaded_reason": r.unloaded_reason,
+        "external": [{"tool": e.tool, "verdict": e.verdict, "detail": e.detail} for e in r.external],
+        "duration_s": r.duration_s,
         "reasons": list(r.reasons),
         "behaviours": [{"kind": b.kind.value, "description": b.description} for b in r.behaviours],
         "indicators": [{"kind": i.kind.value, "value": i.value, "note": i.note} for i in r.indicators],
@@ -47,6 +57,10 @@ def _file(r: FileResult) -> dict[str, Any]:
         "calls": [_call(c) for c in r.calls],
         "findings": [_finding(f) for f in r.findings],
     }
+
+
+def _observation(o: summary.Observation) -> dict[str, Any]:
+    return {"path": o.path, "kind": o.kind, "value": o.value, "note": o.note, "suppressed": o.suppressed}
 
 
 def _location(loc: Location) -> dict[str, Any]:
@@ -73,7 +87,9 @@ def _finding(f: Finding) -> dict[str, Any]:
         "subject": f.subject,
         "evidence": f.evidence,
         "location": _location(f.location),
-        "behaviour": None if f.behaviour is None else {"kind": f.behaviour.kind.value, "description": f.behaviour.description},
+        "behaviour": None
+        if f.behaviour is None
+        else {"kind": f.behaviour.kind.value, "description": f.behaviour.description},
         "indicators": [{"kind": i.kind.value, "value": i.value, "note": i.note} for i in f.indicators],
         "fingerprint": f.fingerprint,
         "suppressed": f.suppressed,
@@ -81,4 +97,5 @@ def _finding(f: Finding) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
+    """The report as JSON text (keys sorted, stable across runs except timings)."""
     return json.dumps(to_dict(report), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from modelsieve.model import FileResult, Finding, Report, Verdict
+from modelsieve.model import Effect, FileResult, Finding, Report, Severity, Verdict
+from modelsieve.report import summary
 
 _MARK = {
     Verdict.MALICIOUS: "MALICIOUS",
@@ -17,29 +18,55 @@ def render(report: Report, *, verbose: bool = False) -> str:
     """The whole report as plain text (colour is the CLI's business)."""
     lines: list[str] = []
     for result in report.results:
-        if result.verdict is Verdict.CLEAN and not verbose:
+        if result.verdict is Verdict.CLEAN and not verbose and not _has_observations(result):
             continue
         lines.extend(_file_block(result, verbose))
         lines.append("")
-    clean = sum(1 for r in report.results if r.verdict is Verdict.CLEAN)
-    if clean and not verbose:
-        lines.append(f"{clean} file(s) clean.")
+    quiet = [r for r in report.results if r.verdict is Verdict.CLEAN and not _has_observations(r)]
+    if quiet and not verbose:
+        lines.append(f"{len(quiet)} file(s) clean.")
     for item in report.skipped:
         lines.append(f"skipped {item.path}: {item.reason}")
-    s = report.summary
-    lines.append(
-        f"Overall: {_MARK[s.verdict]} ({s.status.label}) — {len(report.results)} file(s) in {report.duration_s:.2f}s"
-    )
-    lines.extend(f"  {r}" for r in s.reasons)
+    lines.extend(_summary(report))
     return "\n".join(lines) + "\n"
+
+
+def _has_observations(result: FileResult) -> bool:
+    return any(f.behaviour is not None or f.indicators or f.suppressed for f in result.findings)
+
+
+def _summary(report: Report) -> list[str]:
+    s = report.summary
+    out = [
+        f"Overall: {_MARK[s.verdict]} ({s.status.label}) — {len(report.results)} file(s) in {report.duration_s:.2f}s"
+    ]
+    out.extend(f"  {r}" for r in s.reasons)
+    if s.deciding:
+        out.append(f"  decided by: {', '.join(s.deciding)}")
+    if s.unloaded:
+        how = "counted with --include-unloaded" if s.include_unloaded else "weighed separately"
+        out.append(f"  not read by standard loading ({how}): {', '.join(s.unloaded)}")
+    behaviours = summary.behaviours(report.results)
+    if behaviours:
+        out.append("  loading would:")
+        out.extend(f"    - {b.value}  [{b.path}]{_sup(b.suppressed)}" for b in behaviours)
+    indicators = summary.indicators(report.results)
+    if indicators:
+        out.append("  indicators:")
+        out.extend(f"    - {i.kind}: {i.value}  [{i.path}]{_sup(i.suppressed)}" for i in indicators)
+    return out
+
+
+def _sup(flag: bool) -> str:
+    return " (suppressed)" if flag else ""
 
 
 def _file_block(result: FileResult, verbose: bool) -> list[str]:
     fmt = "+".join(result.formats) or "unknown"
     head = f"{_MARK[result.verdict]:<12} {result.path}  [{fmt}] ({result.status.label})"
-    if not result.loaded_by_default:
-        head += "  (not read by standard loading)"
     out = [head]
+    if not result.loaded_by_default:
+        out.append(f"  not read by standard loading: {result.unloaded_reason or 'training by-product'}")
     out.extend(f"  why: {r}" for r in result.reasons)
     behaviours = result.behaviours
     if behaviours:
@@ -50,7 +77,7 @@ def _file_block(result: FileResult, verbose: bool) -> list[str]:
         out.append("  indicators:")
         out.extend(f"    - {i.kind.value}: {i.value}" for i in indicators)
     for f in result.findings:
-        if f.effect.value == "none" and not verbose and f.severity.value == "info" and not f.indicators:
+        if f.effect is Effect.NONE and not verbose and f.severity is Severity.INFO and not f.indicators:
             continue
         out.extend(_finding_lines(f))
     return out

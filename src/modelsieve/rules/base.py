@@ -35,6 +35,7 @@ class Rule:
     references: tuple[str, ...] = ()
     added: str = "0.1.0"
     area: str = "general"
+    tags: tuple[str, ...] = ()
 
     def finding(
         self,

@@ -9,6 +9,7 @@ from modelsieve.rules import (
     containers_rules,
     formats_rules,
     general,
+    hub_rules,
     indicators_rules,
     pickle_rules,
 )
@@ -19,7 +20,7 @@ RULESET_VERSION = "2026.11.1"
 
 def _build() -> Mapping[str, Rule]:
     table: dict[str, Rule] = {}
-    for module in (general, pickle_rules, containers_rules, formats_rules, indicators_rules):
+    for module in (general, pickle_rules, containers_rules, formats_rules, indicators_rules, hub_rules):
         for rule in module.RULES:
             if rule.id in table:
                 raise RuntimeError(f"duplicate rule id {rule.id}")
@@ -37,3 +38,12 @@ def get(rule_id: str) -> Rule:
 
 def all_rules() -> tuple[Rule, ...]:
     return tuple(CATALOG.values())
+
+
+# Where each rule's documentation lives; RULES.md has one anchor per rule id (lower case).
+RULES_DOC_URL = "https://github.com/modelsieve/modelsieve/blob/main/RULES.md"
+
+
+def help_uri(rule: Rule) -> str:
+    """Link to the rule's section in RULES.md."""
+    return f"{RULES_DOC_URL}#{rule.id.lower()}"

@@ -1,0 +1,1 @@
+"""Alembic environment of the triage database (shipped inside the package)."""

@@ -1,0 +1,270 @@
+"""PyTorch zip checkpoints: the payload in data.pkl is found whatever zip quirk hides it from zipfile.
+
+Every quirked archive is first proved to still load (and run its payload) in torch itself.
+CVE-2025-10156 (bad CRC), CVE-2025-1945 (flag bits), CVE-2025-1944 (name mismatch), duplicates,
+renamed top folder, case-variant data.pkl, deflated members, zip64.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from ct_payloads import evil_pickle, proves
+from ct_scan import assert_runs_os_system, describe, of_rule, scan_one
+from ct_zipcraft import Member, build_zip, torch_members
+
+from modelsieve.model import Effect, Severity, Verdict
+
+Quirk = Callable[[list[Member]], list[Member]]
+
+
+def _data_pkl(members: list[Member]) -> Member:
+    return next(m for m in members if m.name.endswith("/data.pkl"))
+
+
+def _bad_crc(ms: list[Member]) -> list[Member]:
+    _data_pkl(ms).crc = 0x12345678
+    return ms
+
+
+def _flag_bits(ms: list[Member]) -> list[Member]:
+    m = _data_pkl(ms)
+    m.local_flags = m.central_flags = 0x0010 | 0x0080
+    return ms
+
+
+def _local_encrypted_bit(ms: list[Member]) -> list[Member]:
+    _data_pkl(ms).local_flags = 0x0001
+    return ms
+
+
+def _name_mismatch(ms: list[Member]) -> list[Member]:
+    m = _data_pkl(ms)
+    m.central_name = m.name
+    m.name = "archive/weights.bin"
+    return ms
+
+
+def _renamed_top_folder(ms: list[Member]) -> list[Member]:
+    for m in ms:
+        m.name = "renamed/" + m.name.split("/", 1)[1]
+    return ms
+
+
+def _case_variant(ms: list[Member]) -> list[Member]:
+    _data_pkl(ms).name = "archive/DATA.PKL"
+    return ms
+
+
+def _deflated(ms: list[Member]) -> list[Member]:
+    for m in ms:
+        m.deflate = True
+    return ms
+
+
+# (quirk, rule it must raise besides PKL001, member torch reads)
+QUIRKS: dict[str, tuple[Quirk, str | None, str]] = {
+    "plain": (lambda ms: ms, None, "archive/data.pkl"),
+    "CVE-2025-10156-bad-crc": (_bad_crc, "ZIP001", "archive/data.pkl"),
+    "CVE-2025-1945-flag-bits": (_flag_bits, "ZIP002", "archive/data.pkl"),
+    "CVE-2025-1945-local-encrypted-bit": (_local_encrypted_bit, "ZIP002", "archive/data.pkl"),
+    "CVE-2025-1944-name-mismatch": (_name_mismatch, "ZIP003", "archive/data.pkl"),
+    "renamed-top-folder": (_renamed_top_folder, "TOR002", "renamed/data.pkl"),
+    "case-variant-data-pkl": (_case_variant, "TOR002", "archive/DATA.PKL"),
+    "deflated-members": (_deflated, None, "archive/data.pkl"),
+}
+
+
+def _evil_members(checkpoint: Path, marker: Path) -> list[Member]:
+    payload = evil_pickle(marker)
+    return [Member(n, payload if n.endswith("/data.pkl") else d) for n, d in torch_members(str(checkpoint))]
+
+
+def _torch_load(path: Path) -> str:
+    return f"import torch; torch.load({str(path)!r}, weights_only=False)"
+
+
+@pytest.mark.parametrize("quirk", list(QUIRKS))
+def test_quirked_torch_zip_payload_found(quirk: str, torch_checkpoint: Path, marker: Path, tmp_path: Path) -> None:
+    mutate, rule, member = QUIRKS[quirk]
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(build_zip(mutate(_evil_members(torch_checkpoint, marker))))
+    assert proves(_torch_load(path), marker), f"torch no longer loads the {quirk} archive"
+    result = scan_one(path)
+    assert_runs_os_system(result, (member,))
+    if rule:
+        assert of_rule(result, rule), describe(result)
+    assert "pytorch" in result.formats
+    assert not marker.exists()
+
+
+def test_zip64_torch_archive(torch_checkpoint: Path, marker: Path, tmp_path: Path) -> None:
+    path = tmp_path / "model.ckpt"
+    path.write_bytes(build_zip(_evil_members(torch_checkpoint, marker), zip64=True))
+    assert proves(_torch_load(path), marker)
+    assert_runs_os_system(scan_one(path), ("archive/data.pkl",))
+
+
+def test_duplicate_names_torch_reads_the_last(torch_checkpoint: Path, marker: Path, tmp_path: Path) -> None:
+    """Benign data.pkl first, malicious copy appended: miniz's sorted lookup picks the appended one."""
+    members = [Member(n, d) for n, d in torch_members(str(torch_checkpoint))]
+    members.append(Member("archive/data.pkl", evil_pickle(marker)))
+    path = tmp_path / "dup.pt"
+    path.write_bytes(build_zip(members))
+    assert proves(_torch_load(path), marker)
+    result = scan_one(path)
+    assert_runs_os_system(result, ("archive/data.pkl",))
+    assert of_rule(result, "ZIP004"), describe(result)
+    layout = [f for f in of_rule(result, "TOR002") if f.subject == "several-data-pkl"]
+    assert layout and f"entry #{len(members) - 1}" in layout[0].message
+
+
+def test_duplicate_names_unread_copy_is_still_reported(torch_checkpoint: Path, marker: Path, tmp_path: Path) -> None:
+    """Malicious copy first: torch reads the benign one, the hidden copy is still analysed and labelled."""
+    members = [Member("archive/data.pkl", evil_pickle(marker))]
+    members += [Member(n, d) for n, d in torch_members(str(torch_checkpoint))]
+    path = tmp_path / "dup_first.pt"
+    path.write_bytes(build_zip(members))
+    assert not proves(_torch_load(path), marker)
+    result = scan_one(path)
+    assert_runs_os_system(result, ("archive/data.pkl#0",))
+    assert of_rule(result, "ZIP004")
+
+
+@pytest.mark.parametrize("bit", [0x0001, 0x0020, 0x0040])
+def test_flag_bits_torch_refuses_are_still_analysed(
+    bit: int, torch_checkpoint: Path, marker: Path, tmp_path: Path
+) -> None:
+    """Central encryption/patch bits make miniz refuse the member; the plaintext pickle is analysed anyway."""
+    members = _evil_members(torch_checkpoint, marker)
+    _data_pkl(members).central_flags = bit
+    path = tmp_path / "flags.pt"
+    path.write_bytes(build_zip(members))
+    assert not proves(_torch_load(path), marker)
+    result = scan_one(path)
+    assert of_rule(result, "ZIP002"), describe(result)
+    assert_runs_os_system(result, ("archive/data.pkl",))
+
+
+def test_hidden_pickle_with_odd_name(torch_checkpoint: Path, marker: Path, tmp_path: Path) -> None:
+    """CVE-2025-1889: a second pickle under a non-pickle name inside the archive is analysed by content."""
+    members = [Member(n, d) for n, d in torch_members(str(torch_checkpoint))]
+    members.append(Member("archive/extra/config.txt", evil_pickle(marker)))
+    path = tmp_path / "hidden.pt"
+    path.write_bytes(build_zip(members))
+    result = scan_one(path)
+    odd = of_rule(result, "ZIP005")
+    assert odd and odd[0].subject == "archive/extra/config.txt", describe(result)
+    assert_runs_os_system(result, ("archive/extra/config.txt",))
+
+
+def test_nested_torch_zip_in_zip(torch_checkpoint: Path, marker: Path, tmp_path: Path) -> None:
+    inner = build_zip(_evil_members(torch_checkpoint, marker))
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(build_zip([Member("models/readme.txt", b"hello\n"), Member("models/inner.pt", inner)]))
+    result = scan_one(path)
+    assert_runs_os_system(result, ("models/inner.pt", "archive/data.pkl"))
+    assert result.formats[0] == "zip"
+
+
+def _sparse_checkpoint(path: Path, data_pkl: bytes, tensor_bytes: int) -> None:
+    """A torch zip whose tensor member declares ``tensor_bytes`` stored bytes, written as a sparse hole."""
+    import struct
+    import zlib
+
+    members = [("archive/data.pkl", data_pkl), ("archive/version", b"3\n")]
+    with open(path, "wb") as f:
+        central = bytearray()
+        for name, data in members:
+            off = f.tell()
+            f.write(
+                struct.pack(
+                    "<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0, zlib.crc32(data), len(data), len(data), len(name), 0
+                )
+                + name.encode()
+                + data
+            )
+            central += (
+                struct.pack(
+                    "<4sHHHHHHIIIHHHHHII",
+                    b"PK\x01\x02",
+                    20,
+                    20,
+                    0,
+                    0,
+                    0,
+                    0,
+                    zlib.crc32(data),
+                    len(data),
+                    len(data),
+                    len(name),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    off,
+                )
+                + name.encode()
+            )
+        off = f.tell()
+        name = b"archive/data/0"
+        f.write(
+            struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, tensor_bytes, tensor_bytes, len(name), 0)
+            + name
+        )
+        central += (
+            struct.pack(
+                "<4sHHHHHHIIIHHHHHII",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                0,
+                0,
+                0,
+                0,
+                tensor_bytes,
+                tensor_bytes,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                off,
+            )
+            + name
+        )
+        f.seek(tensor_bytes, os.SEEK_CUR)
+        cd = f.tell()
+        f.write(bytes(central))
+        f.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 3, 3, len(central), cd, 0))
+
+
+def test_two_gigabyte_checkpoint_reads_only_what_it_needs(torch_checkpoint: Path, tmp_path: Path) -> None:
+    data_pkl = dict(torch_members(str(torch_checkpoint)))["archive/data.pkl"]
+    path = tmp_path / "big.pt"
+    _sparse_checkpoint(path, data_pkl, 2 * 1024**3)
+    assert path.stat().st_size > 2 * 1024**3
+    scan_one(path)  # warm imports
+    start = time.perf_counter()
+    result = scan_one(path)
+    elapsed = time.perf_counter() - start
+    assert "pytorch" in result.formats
+    assert result.verdict is not Verdict.MALICIOUS
+    # Larger than the API's hash limit, so this times the format reader alone.
+    assert elapsed < 0.2, describe(result)
+
+
+def test_real_state_dict_is_clean_and_renamed_root_is_info(torch_checkpoint: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "pytorch_model.bin"
+    renamed.write_bytes(torch_checkpoint.read_bytes())
+    result = scan_one(renamed)
+    info = [f for f in of_rule(result, "TOR002") if f.subject == "renamed-root"]
+    assert info and info[0].severity is Severity.INFO and info[0].effect is Effect.NONE
+    assert result.verdict is Verdict.CLEAN, describe(result)
