@@ -19,7 +19,19 @@ import pytest
 from typer.testing import CliRunner
 
 import modelsieve
-from fixtures.pickle_exploits import BOMB_DUPS, BY_NAME, PASTE_URL, Exploit, benign_pickles, bomb_memo_doubling
+from fixtures.pickle_exploits import (
+    BOMB_DUPS,
+    BY_NAME,
+    PASTE_URL,
+    Exploit,
+    benign_pickles,
+    bomb_memo_doubling,
+    ccall,
+    const,
+    glob,
+    p2,
+    pickle_setitem,
+)
 from modelsieve.cli import app
 from modelsieve.limits import Limits
 from modelsieve.model import FileResult, Finding, IndicatorKind, Verdict
@@ -136,6 +148,27 @@ def test_memo_doubling_bomb_is_bounded(tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 30
     assert not findings_of(result, "GEN006"), describe(result)
     assert "pickle" in " ".join(result.formats), describe(result)
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "args"),
+    [
+        ("bdb", "Bdb", ()),
+        ("trace", "Trace", (0, 0)),
+        ("profile", "Profile", ()),
+        ("code", "InteractiveInterpreter", ()),
+    ],
+)
+def test_gadget_object_built_but_never_run_is_not_a_dangerous_call(
+    module: str, name: str, args: tuple[int, ...], tmp_path: Path
+) -> None:
+    """Low noise: constructing a debugger/profiler object is a capability, not a call that runs code.
+    The gadget fixtures call ``.run``/``.runcode`` on such an object; this one only stores it."""
+    path = tmp_path / "holder.pkl"
+    path.write_bytes(p2(pickle_setitem(const({}), "tool", ccall(glob(module, name), *args))))
+    result = scan_one(path)
+    assert not findings_of(result, "PKL001"), describe(result)
+    assert result.verdict < Verdict.MALICIOUS, describe(result)
 
 
 @pytest.mark.parametrize("name", sorted(benign_pickles()))

@@ -44,11 +44,13 @@ def scan(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     targets = [os.fspath(p) for p in paths]
-    if any(t.startswith(("hf://", "https://huggingface.co/", "https://hf.co/")) for t in targets):
+    from modelsieve.hub.refs import is_hub_target
+
+    if any(is_hub_target(t) for t in targets):
         # Hub repositories are listed and read remotely; hub.scan hands local paths back here.
         from modelsieve.hub.scan import scan as scan_hub
 
-        return scan_hub(targets, options, progress=progress)
+        return scan_hub(targets, options, progress=progress, baseline=baseline)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     files, skipped = expand(targets)

@@ -140,8 +140,8 @@ def scan(
     from modelsieve import baseline as baseline_mod
     from modelsieve import config as config_mod
     from modelsieve.api import scan as run_scan
-    from modelsieve.options import ScanOptions
     from modelsieve.hub.hunt import expand_at_files
+    from modelsieve.options import ScanOptions
     from modelsieve.verdict import Threshold, exit_status
 
     paths = list(expand_at_files(paths))  # @FILE: targets listed one per line, e.g. by `modelsieve hunt`

@@ -1,32 +1,27 @@
 """Read marshalled Python bytecode without running it.
 
 Keras Lambda layers store ``marshal.dumps(func.__code__)``. ``marshal.loads``
-only builds a code object; it is called here on size-bounded input, and the
-result is handed to ``dis`` and never executed (no ``exec``, no ``eval``, no
-``types.FunctionType``). When the bytes are not a code object for this
-interpreter (another Python version), names are recovered by scanning the raw
+only builds a code object, and the object is handed to ``dis`` and never
+executed (no ``exec``, no ``eval``, no ``types.FunctionType``). Malformed code
+objects can still crash CPython later (seen while fuzzing: a segfault in the
+garbage collector), so decoding happens in ``_codeworker`` run as a separate
+process with memory and CPU limits, after a structural check of the marshal
+stream. When the bytes are not a code object for this interpreter (another
+Python version) or crash the decoder, names are recovered by scanning the raw
 bytes instead, and the result says so.
-
-A small linear stack emulation over ``dis.get_instructions`` pairs callables
-with their constant arguments, so ``__import__('os').system('touch x')``
-becomes the call ``os.system('touch x')``.
 """
 
 from __future__ import annotations
 
-import builtins
 import re
 from dataclasses import dataclass, field
 
 from modelsieve.model import Behaviour, BehaviourKind
 
 MAX_CODE_BYTES = 1024 * 1024
-MAX_INSTRUCTIONS = 200_000
-MAX_CODE_DEPTH = 16
-_MAX_STACK = 1024
-_MAX_ARG_TEXT = 200
-
-_BUILTIN_NAMES = frozenset(dir(builtins))
+WORKER_TIMEOUT = 30.0
+_BYTES = "names found by scanning the raw bytes"
+_FOREIGN = f"not a code object for this Python version; {_BYTES}"
 
 # Modules whose import inside model code is itself a red flag.
 DANGEROUS_MODULES = frozenset(
@@ -253,15 +248,101 @@ def classify(call: CodeCall) -> Behaviour | None:
 
 def inspect_marshalled(raw: bytes, *, max_bytes: int = MAX_CODE_BYTES) -> CodeInspection:
     """Inspect ``marshal.dumps(code)`` bytes. Never raises; never executes the code."""
-    if len(raw) > max_bytes:
-        return _raw_scan(raw[:max_bytes], f"code is {len(raw)} bytes, over the {max_bytes}-byte bound", True)
-    code = _load_code(raw)
-    if code is None:
-        return _raw_scan(raw, "not a code object for this Python version; names found by scanning the raw bytes")
+    return inspect_many([raw], max_bytes=max_bytes)[0]
+
+
+def inspect_many(
+    blobs: list[bytes], *, max_bytes: int = MAX_CODE_BYTES, timeout: float = WORKER_TIMEOUT
+) -> list[CodeInspection]:
+    """Inspect several code blobs with one isolated decoder process (restarted after a crash)."""
+    from modelsieve import _codeworker
+
+    results: list[CodeInspection | None] = [None] * len(blobs)
+    pending: list[int] = []
+    for i, raw in enumerate(blobs):
+        if len(raw) > max_bytes:
+            results[i] = _raw_scan(raw[:max_bytes], f"code is {len(raw)} bytes, over the {max_bytes}-byte bound", True)
+        elif not raw or raw[0] not in (0x63, 0xE3) or not _codeworker.marshal_sane(raw):
+            results[i] = _raw_scan(raw, _FOREIGN)
+        else:
+            pending.append(i)
+    while pending:
+        answers, failure = _run_worker([blobs[i] for i in pending], timeout)
+        for i, answer in zip(pending, answers, strict=False):
+            results[i] = _from_worker(answer, blobs[i])
+        done = len(answers)
+        if done < len(pending):
+            # The blob being decoded when the worker died is itself the evidence; the rest get a fresh worker.
+            crashed = pending[done]
+            results[crashed] = _raw_scan(blobs[crashed], f"bytecode crashed the isolated decoder ({failure}); {_BYTES}")
+            pending = pending[done + 1 :]
+        else:
+            pending = []
+    return [r if r is not None else _raw_scan(b, _FOREIGN) for r, b in zip(results, blobs, strict=True)]
+
+
+def _run_worker(blobs: list[bytes], timeout: float) -> tuple[list[dict[str, object]], str]:
+    import json
+    import subprocess
+    import sys
+
+    from modelsieve import _codeworker
+
+    payload = b"".join(len(b).to_bytes(4, "little") + b for b in blobs)
     try:
-        return _disassemble(code)
-    except Exception as exc:  # malformed bytecode must degrade, not crash
-        return _raw_scan(raw, f"disassembly failed ({type(exc).__name__}); names found by scanning the raw bytes")
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", _codeworker.__file__],
+            input=payload,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        out, failure = proc.stdout, f"exit status {proc.returncode}"
+    except subprocess.TimeoutExpired as exc:
+        out, failure = exc.stdout or b"", f"no answer within {timeout:g}s"
+    except OSError as exc:
+        return [], f"could not start: {exc}"
+    answers: list[dict[str, object]] = []
+    for line in out.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            break
+        if not isinstance(value, dict):
+            break
+        answers.append(value)
+    return answers[: len(blobs)], failure
+
+
+def _from_worker(answer: dict[str, object], raw: bytes) -> CodeInspection:
+    if not answer.get("ok"):
+        return _raw_scan(raw, f"{answer.get('error', 'not decodable')}; {_BYTES}")
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = answer.get(key)
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+    calls: list[CodeCall] = []
+    raw_calls = answer.get("calls")
+    for item in raw_calls if isinstance(raw_calls, list) else []:
+        if isinstance(item, list) and len(item) == 3:
+            first = item[2] if isinstance(item[2], str) else None
+            calls.append(CodeCall(str(item[0]), str(item[1]), first))
+    dangerous = []
+    for call in calls:
+        behaviour = classify(call)
+        if behaviour is not None:
+            dangerous.append(DangerousCall(call, behaviour))
+    return CodeInspection(
+        decoded=True,
+        imports=strings("imports"),
+        names=strings("names"),
+        strings=strings("strings")[:200],
+        calls=tuple(calls),
+        disassembly=str(answer.get("disassembly", "")),
+        truncated=bool(answer.get("truncated")),
+        dangerous=tuple(dangerous),
+    )
 
 
 def inspect_pyc(data: bytes, *, max_bytes: int = MAX_CODE_BYTES) -> CodeInspection:
@@ -280,20 +361,6 @@ def inspect_pyc(data: bytes, *, max_bytes: int = MAX_CODE_BYTES) -> CodeInspecti
     return inspect_marshalled(data[16:], max_bytes=max_bytes)
 
 
-def _load_code(raw: bytes) -> object | None:
-    # A code object starts with TYPE_CODE ('c'), possibly with FLAG_REF (0x80).
-    if not raw or raw[0] not in (0x63, 0xE3):
-        return None
-    import marshal
-    import types
-
-    try:
-        obj = marshal.loads(raw)
-    except Exception:  # bad marshal data of any kind
-        return None
-    return obj if isinstance(obj, types.CodeType) else None
-
-
 _IDENT_RE = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]{1,80}")
 _TEXT_RE = re.compile(rb"[\x20-\x7e]{3,400}")
 
@@ -309,200 +376,4 @@ def _raw_scan(raw: bytes, note: str, truncated: bool = False) -> CodeInspection:
         names=tuple(names)[:500],
         strings=tuple(strings)[:200],
         truncated=truncated,
-    )
-
-
-@dataclass(frozen=True)
-class _Sym:
-    """An importable object by dotted name (module, function, attribute)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class _Const:
-    value: object
-
-
-class _Other:
-    """A value the emulation does not follow."""
-
-
-_OTHER = _Other()
-_Value = _Sym | _Const | _Other
-
-
-class _Emulator:
-    """Linear, per-code-object stack emulation; precise enough to pair callables with constant arguments."""
-
-    def __init__(self) -> None:
-        self.imports: dict[str, None] = {}
-        self.names: dict[str, None] = {}
-        self.strings: dict[str, None] = {}
-        self.calls: list[CodeCall] = []
-        self.lines: list[str] = []
-        self.count = 0
-        self.truncated = False
-
-    def run(self, code: object, depth: int = 0) -> None:
-        import dis
-        import types
-
-        if not isinstance(code, types.CodeType) or depth > MAX_CODE_DEPTH:
-            self.truncated = self.truncated or depth > MAX_CODE_DEPTH
-            return
-        for n in code.co_names:
-            self.names.setdefault(n, None)
-        nested = []
-        for c in code.co_consts:
-            if isinstance(c, str):
-                self.strings.setdefault(c[:_MAX_ARG_TEXT], None)
-            elif isinstance(c, types.CodeType):
-                nested.append(c)
-        stack: list[_Value] = []
-        local: dict[str, _Value] = {}
-        kw_count = 0
-        self.lines.append(f"code {code.co_name}:")
-        for ins in dis.get_instructions(code):
-            self.count += 1
-            if self.count > MAX_INSTRUCTIONS:
-                self.truncated = True
-                return
-            if len(self.lines) < 400:
-                self.lines.append(f"  {ins.offset:4d} {ins.opname} {ins.argrepr}".rstrip())
-            op = ins.opname
-            if op in ("RESUME", "NOP", "PRECALL", "PUSH_NULL", "CACHE", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL"):
-                continue
-            if op in ("LOAD_GLOBAL", "LOAD_NAME"):
-                name = str(ins.argval)
-                stack.append(_Sym(f"builtins.{name}" if name in _BUILTIN_NAMES else name))
-            elif op == "LOAD_CONST":
-                stack.append(_Const(ins.argval))
-            elif op in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR"):
-                stack.append(local.get(str(ins.argval), _OTHER))
-            elif op in ("STORE_FAST", "STORE_NAME", "STORE_GLOBAL", "STORE_DEREF"):
-                local[str(ins.argval)] = stack.pop() if stack else _OTHER
-            elif op in ("LOAD_ATTR", "LOAD_METHOD"):
-                obj = stack.pop() if stack else _OTHER
-                stack.append(_Sym(f"{obj.name}.{ins.argval}") if isinstance(obj, _Sym) else _OTHER)
-            elif op == "IMPORT_NAME":
-                fromlist = stack.pop() if stack else _OTHER
-                if stack:
-                    stack.pop()
-                module = str(ins.argval)
-                self.imports.setdefault(module, None)
-                top = module if isinstance(fromlist, _Const) and fromlist.value else module.split(".")[0]
-                stack.append(_Sym(top))
-            elif op == "IMPORT_FROM":
-                mod = stack[-1] if stack else _OTHER
-                stack.append(_Sym(f"{mod.name}.{ins.argval}") if isinstance(mod, _Sym) else _OTHER)
-            elif op == "KW_NAMES":
-                # 3.11 dis does not resolve KW_NAMES; its argument indexes co_consts.
-                names = code.co_consts[ins.arg] if ins.arg is not None and ins.arg < len(code.co_consts) else ()
-                kw_count = len(names) if isinstance(names, tuple) else 0
-            elif op in ("CALL", "CALL_FUNCTION", "CALL_METHOD", "CALL_FUNCTION_KW"):
-                argc = ins.arg or 0
-                if op == "CALL_FUNCTION_KW" and stack:
-                    stack.pop()
-                self._call(stack, argc, kw_count)
-                kw_count = 0
-            elif op in ("BUILD_LIST", "BUILD_TUPLE"):
-                width = ins.arg or 0
-                items = [stack.pop() if stack else _OTHER for _ in range(width)][::-1]
-                if all(isinstance(i, _Const) for i in items):
-                    stack.append(_Const([i.value for i in items if isinstance(i, _Const)]))
-                else:
-                    stack.append(_OTHER)
-            elif op in ("POP_TOP",):
-                if stack:
-                    stack.pop()
-            elif op in ("DUP_TOP", "COPY"):
-                stack.append(stack[-1] if stack else _OTHER)
-            else:
-                self._generic(stack, ins)
-            if len(stack) > _MAX_STACK:
-                del stack[: len(stack) - _MAX_STACK]
-        for c in nested:
-            self.run(c, depth + 1)
-
-    def _call(self, stack: list[_Value], argc: int, kw_count: int) -> None:
-        args = [stack.pop() if stack else _OTHER for _ in range(argc)][::-1]
-        func = stack.pop() if stack else _OTHER
-        if not isinstance(func, _Sym):
-            stack.append(_OTHER)
-            return
-        positional = args[: len(args) - kw_count] if kw_count else args
-        text = ", ".join(_render(a) for a in args)[:_MAX_ARG_TEXT]
-        first = positional[0] if positional else None
-        first_text = _first_text(first)
-        name = func.name
-        if name in ("builtins.__import__", "importlib.import_module") and first_text:
-            self.imports.setdefault(first_text, None)
-            self.calls.append(CodeCall(name, text, first_text))
-            stack.append(_Sym(first_text))
-            return
-        if name == "builtins.getattr" and len(args) >= 2 and isinstance(args[0], _Sym):
-            attr = args[1]
-            if isinstance(attr, _Const) and isinstance(attr.value, str):
-                stack.append(_Sym(f"{args[0].name}.{attr.value}"))
-                self.calls.append(CodeCall(name, text, None))
-                return
-        self.calls.append(CodeCall(name, text, first_text))
-        stack.append(_OTHER)
-
-    @staticmethod
-    def _generic(stack: list[_Value], ins: object) -> None:
-        import dis
-
-        opcode = getattr(ins, "opcode", 0)
-        arg = getattr(ins, "arg", None)
-        try:
-            effect = dis.stack_effect(opcode, arg if opcode >= dis.HAVE_ARGUMENT else None, jump=False)
-        except (ValueError, TypeError):
-            stack.clear()
-            return
-        if effect <= 0:
-            # Most such ops consume operands and leave one result; a stale operand must not look like a result.
-            for _ in range(min(len(stack), 1 - effect)):
-                stack.pop()
-            stack.append(_OTHER)
-        else:
-            stack.extend([_OTHER] * effect)
-
-
-def _render(value: _Value) -> str:
-    if isinstance(value, _Const):
-        return repr(value.value)[:_MAX_ARG_TEXT]
-    if isinstance(value, _Sym):
-        return value.name
-    return "?"
-
-
-def _first_text(value: _Value | None) -> str | None:
-    if isinstance(value, _Const):
-        if isinstance(value.value, str):
-            return value.value[:_MAX_ARG_TEXT]
-        if isinstance(value.value, list) and all(isinstance(v, str) for v in value.value):
-            return " ".join(value.value)[:_MAX_ARG_TEXT]
-    return None
-
-
-def _disassemble(code: object) -> CodeInspection:
-    emu = _Emulator()
-    emu.run(code)
-    calls = tuple(dict.fromkeys(emu.calls))
-    dangerous = []
-    for call in calls:
-        behaviour = classify(call)
-        if behaviour is not None:
-            dangerous.append(DangerousCall(call, behaviour))
-    return CodeInspection(
-        decoded=True,
-        imports=tuple(emu.imports),
-        names=tuple(emu.names),
-        strings=tuple(emu.strings)[:200],
-        calls=calls,
-        disassembly="\n".join(emu.lines),
-        truncated=emu.truncated,
-        dangerous=tuple(dangerous),
     )

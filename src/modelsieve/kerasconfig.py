@@ -95,10 +95,20 @@ class _Walk:
         return self.location.at(detail=self.detail())
 
 
+@dataclass(frozen=True)
+class _PendingLambda:
+    """Lambda bytecode found during the walk, decoded in one batch afterwards."""
+
+    raw: bytes
+    location: Location
+    layer: str
+
+
 class _Budget:
     def __init__(self) -> None:
         self.nodes = 0
         self.exceeded = False
+        self.lambdas: list[_PendingLambda] = []
 
 
 def analyse_config(config: object, location: Location, *, is_model: bool = True) -> tuple[Finding, ...]:
@@ -108,6 +118,10 @@ def analyse_config(config: object, location: Location, *, is_model: bool = True)
     """
     budget = _Budget()
     findings = list(_walk(config, _Walk(location, ()), 0, budget, root=is_model))
+    if budget.lambdas:
+        results = codeinspect.inspect_many([p.raw for p in budget.lambdas])
+        for pending, result in zip(budget.lambdas, results, strict=True):
+            findings.extend(lambda_findings(result, pending.location, pending.layer))
     if budget.exceeded:
         findings.append(
             general.LIMIT_EXCEEDED.finding(
@@ -149,9 +163,9 @@ def _walk(node: object, walk: _Walk, depth: int, budget: _Budget, *, root: bool 
     if isinstance(node.get("module"), str) and isinstance(class_name, str):
         yield from _reference(node, walk)
     if class_name == "__lambda__" and isinstance(cfg, dict):
-        yield from _lambda_code(cfg.get("code"), walk, "function")
+        yield from _lambda_code(cfg.get("code"), walk, "function", budget)
     elif isinstance(class_name, str) and class_name.rsplit(".", 1)[-1] == "Lambda" and isinstance(cfg, dict):
-        yield from _keras2_lambda(cfg, walk)
+        yield from _keras2_lambda(cfg, walk, budget)
     for value in node.values():
         if isinstance(value, (dict, list)):
             yield from _walk(value, walk, depth + 1, budget)
@@ -238,16 +252,16 @@ def _gadget_behaviour(target: str, leaf: str) -> Behaviour:
     return Behaviour(BehaviourKind.WRITES_FILE, f"changes files via `{target}`")
 
 
-def _keras2_lambda(cfg: dict[str, object], walk: _Walk) -> Iterator[Finding]:
+def _keras2_lambda(cfg: dict[str, object], walk: _Walk, budget: _Budget) -> Iterator[Finding]:
     # Keras 2 stores function/output_shape/mask either as [code, defaults, closure] with *_type "lambda",
     # or as a plain name with *_type "function" and the module in `module` / `<key>_module`.
     for key in ("function", "output_shape", "mask"):
         value = cfg.get(key)
         kind = cfg.get(f"{key}_type")
         if isinstance(value, (list, tuple)) and value and isinstance(value[0], str) and kind != "raw":
-            yield from _lambda_code(value[0], walk, key)
+            yield from _lambda_code(value[0], walk, key, budget)
         elif isinstance(value, str) and kind == "lambda":
-            yield from _lambda_code(value, walk, key)
+            yield from _lambda_code(value, walk, key, budget)
         elif isinstance(value, str) and kind == "function":
             module = cfg.get("module" if key == "function" else f"{key}_module")
             if isinstance(module, str) and module:
@@ -278,7 +292,7 @@ def _decode_code(text: str) -> bytes | None:
     return raw or None
 
 
-def _lambda_code(code: object, walk: _Walk, key: str) -> Iterator[Finding]:
+def _lambda_code(code: object, walk: _Walk, key: str, budget: _Budget) -> Iterator[Finding]:
     layer = walk.detail().removeprefix("layer: ")
     location = walk.at()
     if not isinstance(code, str) or not code:
@@ -300,8 +314,7 @@ def _lambda_code(code: object, walk: _Walk, key: str) -> Iterator[Finding]:
             evidence=code[:120],
         )
         return
-    result = codeinspect.inspect_marshalled(raw)
-    yield from lambda_findings(result, location, layer)
+    budget.lambdas.append(_PendingLambda(raw, location, layer))
 
 
 def lambda_findings(result: codeinspect.CodeInspection, location: Location, layer: str) -> Iterator[Finding]:

@@ -46,9 +46,13 @@ def test_peer_passes_the_benign_pickle(tool: Peer, samples: dict[str, Path]) -> 
     assert outcome.label == SAFE, outcome
 
 
-def test_missing_input_is_an_error_for_every_peer(tmp_path: Path) -> None:
+def test_missing_input_and_garbage_are_errors_not_verdicts(tmp_path: Path) -> None:
     for tool in INSTALLED:
         assert tool.run(str(tmp_path / "absent.pkl"), timeout=60).label == ERROR, tool.name
+    garbage = tmp_path / "garbage.pkl"
+    garbage.write_bytes(b"\x00not a pickle at all")
+    if any(p.name == "fickling" for p in INSTALLED):
+        assert next(p for p in INSTALLED if p.name == "fickling").run(str(garbage), timeout=60).label == ERROR
 
 
 def test_compare_runs_every_installed_tool(samples: dict[str, Path]) -> None:

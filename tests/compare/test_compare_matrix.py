@@ -12,7 +12,9 @@ from modelsieve.model import Verdict
 
 
 def _item(name: str, **labels: str) -> ItemResult:
-    return ItemResult(name, tuple((tool, Outcome(label, f"{tool} says {label}", 0.5)) for tool, label in labels.items()))
+    return ItemResult(
+        name, tuple((tool, Outcome(label, f"{tool} says {label}", 0.5)) for tool, label in labels.items())
+    )
 
 
 COMPARISON = Comparison(

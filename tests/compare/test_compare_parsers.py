@@ -66,7 +66,9 @@ MODELSCAN_CLEAN = json.dumps(
         "errors": [],
     }
 )
-MODELSCAN_NOTHING = json.dumps({"summary": {"total_issues": 0, "scanned": {"total_scanned": 0}}, "issues": [], "errors": []})
+MODELSCAN_NOTHING = json.dumps(
+    {"summary": {"total_issues": 0, "scanned": {"total_scanned": 0}}, "issues": [], "errors": []}
+)
 
 FICKLING_MALICIOUS = json.dumps(
     {
@@ -76,9 +78,16 @@ FICKLING_MALICIOUS = json.dumps(
         "detailed_results": {"AnalysisResult": {"UnsafeImports": "from posix import system"}},
     }
 )
-FICKLING_SAFE = json.dumps({"severity": "LIKELY_SAFE", "analysis": "Warning: Fickling failed to detect any overtly unsafe code", "detailed_results": {}})
+FICKLING_SAFE = json.dumps(
+    {
+        "severity": "LIKELY_SAFE",
+        "analysis": "Warning: Fickling failed to detect any overtly unsafe code",
+        "detailed_results": {},
+    }
+)
 FICKLING_PARSE_ERROR = """Fickling failed to parse this pickle file. Error: No pickle files detected
-Parsing errors might be indicative of a maliciously crafted pickle file. DO NOT TRUST this file without performing further analysis!
+Parsing errors might be indicative of a maliciously crafted pickle file. DO NOT TRUST this file without \
+performing further analysis!
 """
 
 MODELAUDIT_CRITICAL = json.dumps(

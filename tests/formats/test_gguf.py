@@ -10,7 +10,7 @@ from pathlib import Path
 import chat_templates as ct
 import numpy as np
 import pytest
-from scanhelp import of_rule, rule_ids, scan_one
+from scanhelp import fuzz_never_crashes, of_rule, rule_ids, scan_one
 
 from modelsieve.model import BehaviourKind, Verdict
 
@@ -152,3 +152,21 @@ def test_truncated_and_unknown_type_are_gen001(tmp_path: Path) -> None:
     version = tmp_path / "version.gguf"
     version.write_bytes(_header(7, 0, 0))
     assert rule_ids(scan_one(version)) == {"GEN001"}
+
+
+def test_oversized_metadata_string_is_gen002(tmp_path: Path) -> None:
+    result = scan_one(_write(tmp_path / "big.gguf", ct.CHATML, **{"general.description": "x" * (5 * 1024 * 1024)}))
+    (finding,) = of_rule(result, "GEN002")
+    assert finding.location.detail == "metadata: general.description"
+
+
+def test_sandbox_is_bounded() -> None:
+    from modelsieve.chat_template import sandbox_render
+
+    assert sandbox_render("{{ 'a' * 4000000000 }}").outcome == "error"
+    assert sandbox_render(ct.LLAMA3).outcome == "rendered"
+    assert sandbox_render(ct.DUNDER_ONLY).outcome == "security"
+
+
+def test_mutated_files_never_crash(tmp_path: Path) -> None:
+    fuzz_never_crashes(_write(tmp_path / "f.gguf", ct.MISTRAL).read_bytes())

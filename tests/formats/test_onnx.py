@@ -8,13 +8,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
-from scanhelp import of_rule, rule_ids, scan_one
+from onnx import TensorProto, helper, numpy_helper
+from scanhelp import fuzz_never_crashes, of_rule, rule_ids, scan_one
 
 from modelsieve.model import BehaviourKind, Verdict
-
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
 def _graph(nodes: list, initializers: list | None = None, name: str = "g") -> onnx.GraphProto:
@@ -101,6 +100,19 @@ def test_cve_2024_27318_absolute_is_onx002(tmp_path: Path, location: str) -> Non
     assert finding.location.detail == "tensor: w1"
     assert finding.subject == location
     assert result.verdict is Verdict.SUSPICIOUS
+
+
+def test_external_data_symlink_out_of_folder_is_onx001(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"\x00" * 16)
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "weights.bin").symlink_to(outside / "secret.txt")
+    path = _external(model_dir, "weights.bin")
+    (finding,) = of_rule(scan_one(path), "ONX001")
+    assert "symbolic link" in finding.message
+    assert finding.location.detail == "tensor: w1"
 
 
 def test_inner_dotdot_that_stays_inside_is_clean(tmp_path: Path) -> None:
@@ -248,3 +260,45 @@ def test_sniff_is_specific() -> None:
     saved_model_like = b"\x08\x01\x12\x80\x01" + b"\x0a\x05hello" * 4
     assert not SCANNER.sniff(saved_model_like, bytes_artifact(saved_model_like, None))  # type: ignore[arg-type]
     assert not SCANNER.sniff(struct.pack("<Q", 8) + b"{}", bytes_artifact(b"", None))  # type: ignore[arg-type]
+
+
+def test_function_bodies_are_walked(tmp_path: Path) -> None:
+    """Model-local functions: their nodes, nested Loop bodies and constant tensors are checked too."""
+    secret = helper.make_tensor("from_function", TensorProto.FLOAT, [1], [0.0])
+    secret.ClearField("float_data")
+    secret.data_location = TensorProto.EXTERNAL
+    entry = secret.external_data.add()
+    entry.key, entry.value = "location", "/etc/shadow"
+    body = helper.make_graph(
+        [helper.make_node("Hidden", ["v"], ["v_out"], domain="evil.loop", name="hidden")],
+        "body",
+        [helper.make_tensor_value_info("v", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1])],
+    )
+    function = helper.make_function(
+        "local.fn",
+        "Fn",
+        ["x"],
+        ["y"],
+        [
+            helper.make_node("Constant", [], ["c"], value=secret, name="const"),
+            helper.make_node("Loop", ["n", "cond", "x"], ["y"], body=body, name="loop"),
+        ],
+        [helper.make_opsetid("", 17)],
+    )
+    graph = _graph([helper.make_node("Fn", ["x"], ["y"], domain="local.fn", name="call")])
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local.fn", 1)],
+        functions=[function],
+    )
+    path = tmp_path / "fn.onnx"
+    onnx.save_model(model, str(path))
+    result = scan_one(path)
+    assert of_rule(result, "ONX002")[0].location.detail == "tensor: from_function"
+    (custom,) = of_rule(result, "ONX003")  # the call to the local function itself is not a custom op
+    assert custom.subject == "evil.loop::Hidden"
+
+
+def test_mutated_models_never_crash() -> None:
+    fuzz_never_crashes(_add_relu().SerializeToString())

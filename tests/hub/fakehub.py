@@ -181,7 +181,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def do_HEAD(self) -> None:
@@ -192,8 +192,15 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
 
         # --- helpers ------------------------------------------------------------------------------
 
-        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None, *, head: bool = False,
-                  count_key: str | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes = b"",
+            headers: dict[str, str] | None = None,
+            *,
+            head: bool = False,
+            count_key: str | None = None,
+        ) -> None:
             self.send_response(status)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -210,7 +217,9 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 with hub.lock:
                     hub.bytes_sent[count_key] += len(body)
 
-        def _json(self, value: Any, status: int = 200, headers: dict[str, str] | None = None, head: bool = False) -> None:
+        def _json(
+            self, value: Any, status: int = 200, headers: dict[str, str] | None = None, head: bool = False
+        ) -> None:
             body = json.dumps(value).encode()
             self._send(status, body, {"Content-Type": "application/json", **(headers or {})}, head=head)
 
@@ -310,8 +319,13 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if f.lfs:
                 sha = repo.sha256(file_path)
                 location = f"{hub.cdn_url}/cdn/{sha}/{repo.repo_type}/{repo_id}/{file_path}"
-                headers = {**common, "Location": location, "X-Linked-Etag": f'"{sha}"',
-                           "X-Linked-Size": str(f.size), "ETag": f'"{f.git_sha1}"'}
+                headers = {
+                    **common,
+                    "Location": location,
+                    "X-Linked-Etag": f'"{sha}"',
+                    "X-Linked-Size": str(f.size),
+                    "ETag": f'"{f.git_sha1}"',
+                }
                 return self._send(302, b"", headers, head=head)
             self._body(f, f"{repo.repo_type}/{repo_id}/{file_path}", {**common, "ETag": f'"{f.git_sha1}"'}, head)
 
@@ -319,8 +333,11 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             kind, _, tail = rest.partition("/")
             owner, name, file_path = tail.split("/", 2)
             repo = self._repo(kind, f"{owner}/{name}")
-            if repo is None or file_path not in repo.files or repo.sha256(file_path) != sha or (
-                repo.files[file_path].missing_size is not None
+            if (
+                repo is None
+                or file_path not in repo.files
+                or repo.sha256(file_path) != sha
+                or (repo.files[file_path].missing_size is not None)
             ):
                 return self._error(404, "NotFound", "no such object", head)
             self._body(repo.files[file_path], rest, {"ETag": f'"{sha}"', "Accept-Ranges": "bytes"}, head)
@@ -335,8 +352,11 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 if start >= size:
                     return self._send(416, b"", {**headers, "Content-Range": f"bytes */{size}"}, head=head)
                 body = b"" if head else f.read(start, stop)
-                headers = {**headers, "Content-Range": f"bytes {start}-{stop - 1}/{size}",
-                           "Content-Length": str(stop - start)}
+                headers = {
+                    **headers,
+                    "Content-Range": f"bytes {start}-{stop - 1}/{size}",
+                    "Content-Length": str(stop - start),
+                }
                 return self._send(206, body, headers, head=head, count_key=key)
             body = b"" if head else f.read(0, size)
             self._send(200, body, {**headers, "Content-Length": str(size)}, head=head, count_key=key)

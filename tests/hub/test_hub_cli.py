@@ -22,8 +22,13 @@ def test_scan_a_repository_by_id(hub_env: FakeHub) -> None:
     data = json.loads(result.stdout)
     paths = [f["path"] for f in data["files"]]
     assert "hf://acme/evil@feedfacefeedfacefeedfacefeedfacefeedface/model.pkl" in paths
-    assert data["summary"]["verdict"] != "clean"
-    assert result.exit_code in (1, 2)
+    assert data["summary"]["verdict"] == "malicious"
+    assert result.exit_code == 1
+    model = next(f for f in data["files"] if f["path"].endswith("/model.pkl"))
+    assert model["verdict"] == "malicious"
+    # The Hub's own opinion is reported beside modelsieve's.
+    assert model["external"][0]["tool"] == "hf-hub"
+    assert model["external"][0]["verdict"] == "dangerous"
 
 
 def test_gated_repository_exit_code_is_not_zero(hub_env: FakeHub) -> None:
@@ -53,8 +58,9 @@ def test_hunt_json_and_filters(hub_env: FakeHub) -> None:
     assert data[0]["hub_verdict"] == "dangerous"
 
 
-def test_hunt_reports_an_unreachable_hub(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["hunt", "--endpoint", "http://127.0.0.1:9"])
+def test_hunt_reports_a_failing_hub(hub_env: FakeHub) -> None:
+    # An endpoint where every route answers 404 (connection failures are retried for ~20 s by the library).
+    result = runner.invoke(app, ["hunt", "--endpoint", f"{hub_env.url}/not-a-hub"])
     assert result.exit_code == 2
     assert "hunt failed" in result.output
 

@@ -33,8 +33,15 @@ def test_parse(text: str, expected: RepoRef) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["hf://acme", "hf://acme/", "hf://acme/model@", "hf://../x", "hf://acme/model@main/../etc/passwd",
-     "https://huggingface.co/acme", "https://huggingface.co/acme/model/discussions/1"],
+    [
+        "hf://acme",
+        "hf://acme/",
+        "hf://acme/model@",
+        "hf://../x",
+        "hf://acme/model@main/../etc/passwd",
+        "https://huggingface.co/acme",
+        "https://huggingface.co/acme/model/discussions/1",
+    ],
 )
 def test_parse_rejects(text: str) -> None:
     with pytest.raises(TargetError):

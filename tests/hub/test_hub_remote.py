@@ -7,9 +7,9 @@ import os
 import random
 
 import pytest
-from conftest import BIG_TENSOR_ELEMENTS
 from fakehub import FakeHub
 
+from conftest import BIG_TENSOR_ELEMENTS
 from modelsieve.hub.remote import BudgetExceeded, HttpRangeFetcher, RemoteFile, RemoteReadError
 from modelsieve.limits import Limits
 from modelsieve.model import Location

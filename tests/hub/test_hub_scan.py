@@ -7,32 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import malicious_pickle, torch_state_dict_bytes
 from fakehub import FakeFile, FakeHub, FakeRepo
 
+from conftest import malicious_pickle, torch_state_dict_bytes
 from modelsieve.hub.client import HubConfig
 from modelsieve.hub.scan import HubOptions, scan, scan_repo
-from modelsieve.model import FileResult, Location, Verdict
+from modelsieve.model import FileResult, Verdict
 from modelsieve.options import ScanOptions
-
-
-def _detects(data: bytes, verdict: Verdict) -> bool:
-    from modelsieve.api import build_result
-    from modelsieve.dispatch import analyse, make_context
-    from modelsieve.limits import Limits
-    from modelsieve.source import bytes_artifact
-
-    analysis = analyse(bytes_artifact(data, Location("probe"), "probe.bin"), make_context(Limits()))
-    return build_result("probe", len(data), None, analysis, ScanOptions()).verdict is verdict
-
-
-# The pickle and PyTorch analysers are written by other parts of the project; these tests need them.
-needs_pickle = pytest.mark.skipif(
-    not _detects(malicious_pickle(), Verdict.MALICIOUS), reason="no pickle analyser registered yet"
-)
-needs_torch = pytest.mark.skipif(
-    not _detects(torch_state_dict_bytes(), Verdict.CLEAN), reason="no PyTorch zip analyser registered yet"
-)
 
 
 @pytest.fixture
@@ -63,13 +44,11 @@ def test_benign_repo_paths_hashes_and_hub_status(hub_env: FakeHub, opts: HubOpti
     assert report.targets == ("hf://acme/benign",)
 
 
-@needs_torch
 def test_benign_repo_is_clean(hub_env: FakeHub, opts: HubOptions) -> None:
     report = scan("hf://acme/benign", hub=opts)
     assert _by_name(report.results)["pytorch_model.bin"].verdict is Verdict.CLEAN
 
 
-@needs_pickle
 def test_malicious_pickle_is_malicious_with_its_call(hub_env: FakeHub, opts: HubOptions) -> None:
     report = scan("hf://acme/evil", hub=opts)
     files = _by_name(report.results)
@@ -112,7 +91,6 @@ def test_big_checkpoint_is_read_by_ranges_only(hub_env: FakeHub, opts: HubOption
     assert not list(Path(opts.config.cache_dir or "").rglob("pytorch_model.bin"))
 
 
-@needs_torch
 def test_big_checkpoint_is_clean(hub_env: FakeHub, opts: HubOptions) -> None:
     (result,) = scan("hf://acme/big", hub=opts).results
     assert result.verdict is Verdict.CLEAN
@@ -184,7 +162,9 @@ def test_single_file_target_and_url_forms(hub_env: FakeHub, opts: HubOptions) ->
 
 def test_dataset_and_space_repositories(hub_env: FakeHub, opts: HubOptions) -> None:
     data = scan("hf://datasets/acme/data", hub=opts)
-    assert [r.path for r in data.results] == ["hf://datasets/acme/data@0123456789abcdef0123456789abcdef01234567/train.pkl"]
+    assert [r.path for r in data.results] == [
+        "hf://datasets/acme/data@0123456789abcdef0123456789abcdef01234567/train.pkl"
+    ]
     assert data.summary.verdict is not Verdict.CLEAN
     space = scan("hf://spaces/acme/app", hub=opts)
     assert {r.path.rsplit("/", 1)[-1] for r in space.results} == {"app.py", "model.pkl"}
@@ -228,7 +208,10 @@ def test_training_by_products_are_weighed_separately(hub_env: FakeHub, opts: Hub
     hub_env.add(
         FakeRepo(
             "acme/trained",
-            {"pytorch_model.bin": FakeFile(torch_state_dict_bytes()), "training_args.bin": FakeFile(malicious_pickle())},
+            {
+                "pytorch_model.bin": FakeFile(torch_state_dict_bytes()),
+                "training_args.bin": FakeFile(malicious_pickle()),
+            },
         )
     )
     try:
@@ -248,3 +231,19 @@ def test_fixture_pickle_really_runs_a_command(tmp_path: Path) -> None:
     code = f"import pickle; pickle.load(open({str(payload)!r}, 'rb'))"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert marker.exists()
+
+
+def test_paths_leaving_the_repository_are_refused(hub_env: FakeHub, opts: HubOptions, tmp_path: Path) -> None:
+    from modelsieve.hub.client import safe_repo_path
+
+    assert safe_repo_path("a/b/model.pkl")
+    for bad in ("../x.pkl", "a/../../x", "/etc/passwd", "C:/x", "a//b", "a\\b", ""):
+        assert not safe_repo_path(bad), bad
+    hub_env.add(FakeRepo("acme/escape", {"../../outside.pkl": FakeFile(malicious_pickle()), "ok.pkl": FakeFile(b".")}))
+    try:
+        report = scan("hf://acme/escape", hub=opts)
+    finally:
+        del hub_env.repos[("model", "acme/escape")]
+    bad = next(r for r in report.results if "outside" in r.path)
+    assert _rules(bad) == {"HUB003"} and bad.verdict is Verdict.INCONCLUSIVE
+    assert not list(tmp_path.rglob("outside.pkl"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from conftest import SAFE_STATUS, UNSAFE_STATUS
-
 from modelsieve.hub.status import RepoSecurity, parse_file_status, parse_repo_status
 
 # The shape older answers used (``safe``, ``avScan.virusFound``, ``highestSafetyLevel`` + ``imports``).
@@ -38,7 +37,9 @@ def test_unsafe_file_names_its_scanners_and_imports() -> None:
     sec = parse_file_status("model.pkl", UNSAFE_STATUS)
     assert sec.verdict == "dangerous"
     assert [s.scanner for s in sec.scanners if s.verdict == "dangerous"] == [
-        "pickleImportScan", "protectAiScan", "jFrogScan"
+        "pickleImportScan",
+        "protectAiScan",
+        "jFrogScan",
     ]
     assert [i.dotted for i in sec.flagged_imports] == ["posix.system"]
     ext = sec.external()

@@ -45,6 +45,8 @@ def test_false_positive_stops_failing_until_the_bytes_change(files: Path, db_url
     first = run("scan", "evil.pkl", "--db", db_url, "--record", "--no-progress")
     assert first.exit_code != 0, first.output  # malicious (1), or inconclusive (2) before the pickle engine
     assert "Recorded." in first.stderr
+    listed = run("triage", "scans", "--db", db_url)
+    assert listed.exit_code == 0 and "evil.pkl" in listed.stdout and "#1 " in listed.stdout
     decided = run(
         "triage", "set", "evil.pkl", "--status", "false-positive", "--note", "our own test fixture", "--by", "alice",
         "--db", db_url,
@@ -206,3 +208,28 @@ def test_cli_startup_does_not_import_sqlalchemy() -> None:
     code = "import sys, modelsieve.cli; print(any(m.startswith('sqlalchemy') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_database_makes_every_file_hashed(files: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import modelsieve.api
+
+    seen: list[bool] = []
+    real = modelsieve.api.scan
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(args[1].always_hash)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(modelsieve.api, "scan", spy)
+    run("scan", "evil.pkl", "--no-progress")
+    run("scan", "evil.pkl", "--no-progress", "--db", db_url)
+    assert seen == [False, True]  # decisions are keyed by sha256, even for files above the hash limit
+
+
+def test_import_from_stdin(files: Path, db_url: str, tmp_path: Path) -> None:
+    run("triage", "set", "hf://acme/model", "-s", "false-positive", "-n", "reviewed", "--db", db_url)
+    exported = run("triage", "export", "--db", db_url).stdout
+    other = f"sqlite:///{tmp_path / 'stdin.sqlite3'}"
+    out = runner.invoke(app, ["triage", "import", "-", "--db", other], input=exported, catch_exceptions=False)
+    assert out.exit_code == 0 and "imported 1 new decision(s)" in out.stdout
+    assert "hf://acme/model" in run("triage", "list", "--status", "false-positive", "--db", other).stdout

@@ -69,6 +69,15 @@ def test_false_positive_reopens_when_a_new_finding_appears() -> None:
     assert exit_status(triaged.results) == 1
 
 
+def test_a_new_informational_finding_does_not_reopen_a_false_positive() -> None:
+    old = finding("PKL001", "os.system")
+    info = finding("IND001", "https://example.org", effect=Effect.NONE)
+    fp = decision(A, Status.KNOWN_FALSE_POSITIVE, known=(old.fingerprint,))
+    triaged = apply_decisions(report(result("model.pkl", A, old, info)), {A: fp})
+    assert triaged.results[0].status is Status.KNOWN_FALSE_POSITIVE
+    assert exit_status(triaged.results) == 0
+
+
 def test_false_positive_without_known_findings_covers_the_bytes() -> None:
     fp = decision(A, Status.KNOWN_FALSE_POSITIVE, known=None)
     triaged = apply_decisions(report(result("model.pkl", A, finding(), finding(subject="builtins.exec"))), {A: fp})

@@ -240,3 +240,24 @@ def test_decision_context_pins_what_the_reviewer_saw(store: TriageStore) -> None
     assert fps == tuple(sorted({f1.fingerprint, f2.fingerprint})) and shas == tuple(sorted({A, B}))
     assert decision_context(store, Target(TargetKind.SHA256, sha("never seen"))) == (None, None)
     assert decision_context(store, Target(TargetKind.FINGERPRINT, f1.fingerprint)) == (None, None)
+
+
+def test_database_failing_mid_operation_is_a_triage_error(store: TriageStore) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from modelsieve.triage.types import TriageError
+
+    def fail(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        raise OperationalError(statement, params, Exception("disk I/O error"))
+
+    engine = store.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        with pytest.raises(TriageError, match=r"triage database error: .*disk I/O error"):
+            store.record_scan(report(result("a.pkl", A, finding())))
+        with pytest.raises(TriageError, match="disk I/O error"):
+            store.decisions_for([A])
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+    assert store.all_decisions() == []

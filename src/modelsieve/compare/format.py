@@ -21,8 +21,13 @@ def render_markdown(comparison: Comparison, *, max_listed: int = 20) -> str:
         cells = [_cell(item.item)]
         for tool in comparison.tools:
             outcome = dict(item.outcomes).get(tool)
-            cells.append(_cell(f"{outcome.label} ({outcome.detail[:60]})" if outcome and outcome.detail else
-                               (outcome.label if outcome else "error")))
+            cells.append(
+                _cell(
+                    f"{outcome.label} ({outcome.detail[:60]})"
+                    if outcome and outcome.detail
+                    else (outcome.label if outcome else "error")
+                )
+            )
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Totals", "", "| tool | dangerous | safe | error | time (s) |", "|---|---|---|---|---|"]
     for t in comparison.totals:
@@ -49,8 +54,11 @@ def _pair_markdown(pair: PairAgreement, max_listed: int) -> list[str]:
         f"| **{a} safe** | {len(pair.only_b)} | {pair.both_safe} |",
         "",
     ]
-    for title, items in ((f"only {a} dangerous", pair.only_a), (f"only {b} dangerous", pair.only_b),
-                         ("error in either", pair.errors)):
+    for title, items in (
+        (f"only {a} dangerous", pair.only_a),
+        (f"only {b} dangerous", pair.only_b),
+        ("error in either", pair.errors),
+    ):
         if items:
             shown = ", ".join(f"`{i}`" for i in items[:max_listed])
             more = f" and {len(items) - max_listed} more" if len(items) > max_listed else ""

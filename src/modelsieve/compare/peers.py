@@ -89,7 +89,10 @@ _FICKLING_SAFE = frozenset({"LIKELY_SAFE"})
 
 
 def parse_fickling(report: str | None, stdout: str, returncode: int | None) -> Outcome:
-    """fickling ``--check-safety --json-output FILE``: ``severity`` (LIKELY_SAFE .. OVERTLY_MALICIOUS); exit 2 = parse error."""
+    """fickling ``--check-safety --json-output FILE``: ``severity`` (LIKELY_SAFE .. OVERTLY_MALICIOUS).
+
+    Exit 2 is a parse error; without the JSON report no analysis finished.
+    """
     if returncode is None:
         return Outcome(ERROR, "timed out")
     try:
@@ -102,16 +105,18 @@ def parse_fickling(report: str | None, stdout: str, returncode: int | None) -> O
             return Outcome(SAFE, severity)
         first = str(data.get("analysis", "")).splitlines()[:1]
         return Outcome(DANGEROUS, f"{severity}: {first[0] if first else ''}".strip(": "))
-    if returncode == 1:
-        return Outcome(DANGEROUS, "unsafe (exit 1)")
-    return Outcome(ERROR, _first_line(stdout) or f"exit {returncode}")
+    # Without its JSON report fickling did not finish an analysis (parse error, missing file, crash).
+    return Outcome(ERROR, _first_line(stdout) or f"exit {returncode}, no JSON report")
 
 
 _MODELAUDIT_DANGEROUS = frozenset({"critical", "high", "error"})
 
 
 def parse_modelaudit(report: str | None, stdout: str, returncode: int | None) -> Outcome:
-    """modelaudit ``scan --format json -o FILE``: issues[].severity (critical/warning/info), has_errors; exit 1 = issues."""
+    """modelaudit ``scan --format json -o FILE``: issues[].severity (critical/warning/info), has_errors.
+
+    Exit 1 means issues were found, 2 that errors occurred.
+    """
     if returncode is None:
         return Outcome(ERROR, "timed out")
     try:
@@ -167,6 +172,8 @@ class Peer:
         exe = self.locate()
         if exe is None:
             return Outcome(ERROR, f"{self.executable} not installed")
+        if not os.path.exists(target):
+            return Outcome(ERROR, "no such file or folder")
         if self.files_only and os.path.isdir(target):
             return self._run_folder(exe, target, timeout)
         return self._run_one(exe, target, timeout)
@@ -208,7 +215,13 @@ def _execute(argv: Sequence[str], timeout: float, report_path: str, cwd: str) ->
     t0 = time.monotonic()
     try:
         proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
             errors="replace",
         )
         returncode: int | None = proc.returncode

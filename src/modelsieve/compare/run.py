@@ -82,7 +82,9 @@ def compare(
     return Comparison(tuple(tools), tuple(items), tuple(skipped))
 
 
-def _compare_local(item: str, tools: list[str], peers: list[Peer], options: CompareOptions) -> list[tuple[str, Outcome]]:
+def _compare_local(
+    item: str, tools: list[str], peers: list[Peer], options: CompareOptions
+) -> list[tuple[str, Outcome]]:
     outcomes: list[tuple[str, Outcome]] = []
     if MODELSIEVE in tools:
         from modelsieve.api import scan

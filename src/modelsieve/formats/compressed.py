@@ -253,7 +253,7 @@ def _decode(artifact: Artifact, kind: _Kind, ctx: ScanContext) -> Iterator[bytes
                 )
             ) from exc
         if decoder.eof:
-            rest = decoder.unused_data + pending
+            rest = (decoder.unused_data or b"") + pending
             pending = b""
             if not rest and pos < artifact.size:
                 rest = artifact.read_at(pos, _CHUNK)

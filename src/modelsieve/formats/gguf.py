@@ -26,6 +26,8 @@ _MAX_KV = 100_000
 _MAX_TENSORS = 10_000_000
 _MAX_STRING = 64 * 1024 * 1024
 _MAX_KEY = 64 * 1024
+_MAX_KEPT_STRING = 4 * 1024 * 1024
+_MAX_KEPT_TOTAL = 32 * 1024 * 1024
 _MAX_ARRAY_ELEMS = 50_000_000
 _MAX_DIMS = 8
 _MAX_SANDBOX_TEMPLATES = 4
@@ -88,11 +90,15 @@ class _Reader:
             raise GGUFLimit(f"{what} {n} is beyond what the file can hold or the limit of {cap}", at)
         return n
 
-    def string(self, len_fmt: str, cap: int, keep: bool = True) -> str | None:
+    def string_length(self, len_fmt: str, cap: int) -> int:
         at = self.pos
         n = int(self.unpack(len_fmt))
         if n > cap or n > self.remaining():
             raise GGUFLimit(f"string length {n} is beyond what the file can hold or the limit of {cap}", at)
+        return n
+
+    def string(self, len_fmt: str, cap: int, keep: bool = True) -> str | None:
+        n = self.string_length(len_fmt, cap)
         if not keep:
             self.skip(n)
             return None
@@ -104,6 +110,7 @@ class _Metadata:
     """Strings kept from the metadata section (arrays are skipped, not stored)."""
 
     strings: tuple[tuple[str, str, int], ...]
+    skipped: tuple[tuple[str, int, int], ...]
     kv_count: int
     tensor_count: int
     version: int
@@ -111,6 +118,8 @@ class _Metadata:
 
 def _parse(artifact: Artifact, ctx: ScanContext) -> _Metadata:
     head = artifact.read_at(0, 8)
+    if len(head) < 8:
+        raise GGUFError("truncated: no version field", len(head))
     (version,) = struct.unpack("<I", head[4:8])
     endian = "<"
     if version > 0xFFFF:
@@ -124,14 +133,21 @@ def _parse(artifact: Artifact, ctx: ScanContext) -> _Metadata:
     tensor_count = r.count(count_fmt, "tensor count", _MAX_TENSORS, 8)
     kv_count = r.count(count_fmt, "metadata count", _MAX_KV, 13)
     strings: list[tuple[str, str, int]] = []
+    skipped: list[tuple[str, int, int]] = []
+    kept = 0
     for _ in range(kv_count):
         ctx.check_time()
         key = r.string(count_fmt, _MAX_KEY) or ""
         vtype = r.unpack("I")
         at = r.pos
         if vtype == _STRING:
-            value = r.string(count_fmt, _MAX_STRING)
-            strings.append((key, value or "", at))
+            n = r.string_length(count_fmt, _MAX_STRING)
+            if n > _MAX_KEPT_STRING or kept + n > _MAX_KEPT_TOTAL:
+                skipped.append((key, n, at))
+                r.skip(n)
+            else:
+                kept += n
+                strings.append((key, r.read(n).decode("utf-8", "replace"), at))
         elif vtype == _ARRAY:
             _skip_array(r, count_fmt, ctx)
         elif vtype in _SCALARS:
@@ -146,7 +162,7 @@ def _parse(artifact: Artifact, ctx: ScanContext) -> _Metadata:
         if n_dims > _MAX_DIMS:
             raise GGUFError(f"tensor with {n_dims} dimensions", at)
         r.skip(n_dims * (4 if version == 1 else 8) + 4 + 8)
-    return _Metadata(tuple(strings), kv_count, tensor_count, version)
+    return _Metadata(tuple(strings), tuple(skipped), kv_count, tensor_count, version)
 
 
 def _skip_array(r: _Reader, count_fmt: str, ctx: ScanContext) -> None:
@@ -186,7 +202,14 @@ class GGUFScanner:
             return self._result(
                 general.PARSE_ERROR.finding(loc.at(offset=exc.offset), f"GGUF header: {exc}", subject="gguf-header")
             )
-        findings: list[Finding] = []
+        findings: list[Finding] = [
+            general.LIMIT_EXCEEDED.finding(
+                loc.at(offset=off, detail=f"metadata: {key}"),
+                f"metadata string {key} of {n} bytes is too large to analyse",
+                subject=f"gguf-string:{key}",
+            )
+            for key, n, off in meta.skipped
+        ]
         by_key = {k: (v, off) for k, v, off in meta.strings}
         templates = template_keys(list(by_key))
         for n, key in enumerate(templates):

@@ -14,6 +14,7 @@ operators, graph size, and indicators in strings.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Iterator
@@ -234,22 +235,30 @@ def _printable(raw: bytes) -> bool:
 
 
 def _graphs(model: Any) -> Iterator[tuple[str, Any]]:
-    """Every graph: the main graph, training graphs, and bodies of If/Loop/Scan (depth-first)."""
+    """Every graph: main, training, bodies of If/Loop/Scan (also inside functions), depth-first."""
     stack: list[tuple[str, Any]] = []
     if model.HasField("graph"):
         stack.append((f"graph: {model.graph.name or 'main'}", model.graph))
     for i, info in enumerate(model.training_info):
         stack.append((f"training_info[{i}].initialization", info.initialization))
         stack.append((f"training_info[{i}].algorithm", info.algorithm))
+    for function in model.functions:
+        stack.extend(_bodies(f"function: {function.domain}.{function.name}", function.node))
     while stack:
         where, graph = stack.pop()
         yield where, graph
-        for node in graph.node:
-            for attr in node.attribute:
-                if attr.HasField("g"):
-                    stack.append((f"{where} > node: {node.name or node.op_type} > {attr.name}", attr.g))
-                for j, g in enumerate(attr.graphs):
-                    stack.append((f"{where} > node: {node.name or node.op_type} > {attr.name}[{j}]", g))
+        stack.extend(_bodies(where, graph.node))
+
+
+def _bodies(where: str, nodes: Any) -> list[tuple[str, Any]]:
+    out = []
+    for node in nodes:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                out.append((f"{where} > node: {node.name or node.op_type} > {attr.name}", attr.g))
+            for j, g in enumerate(attr.graphs):
+                out.append((f"{where} > node: {node.name or node.op_type} > {attr.name}[{j}]", g))
+    return out
 
 
 def _tensors(graph: Any) -> Iterator[Any]:
@@ -257,11 +266,19 @@ def _tensors(graph: Any) -> Iterator[Any]:
     for sparse in graph.sparse_initializer:
         yield sparse.values
         yield sparse.indices
-    for node in graph.node:
+    yield from _node_tensors(graph.node)
+
+
+def _node_tensors(nodes: Any) -> Iterator[Any]:
+    for node in nodes:
         for attr in node.attribute:
             if attr.HasField("t"):
                 yield attr.t
             yield from attr.tensors
+            if attr.HasField("sparse_tensor"):
+                yield attr.sparse_tensor.values
+            for sparse in attr.sparse_tensors:
+                yield sparse.values
 
 
 def location_problem(location: str) -> tuple[str, str] | None:
@@ -341,6 +358,9 @@ def _check(model: Any, loc: Location, ctx: ScanContext) -> list[Finding]:
                     text.append((f"node: {node.name or node.op_type}", attr.s.decode("utf-8", "replace")))
                 for s in attr.strings:
                     text.append((f"node: {node.name or node.op_type}", s.decode("utf-8", "replace")))
+    for function in model.functions:
+        for tensor in _node_tensors(function.node):
+            findings.extend(_external(tensor, loc))
     for where, graph in all_graphs:
         text.append((where, graph.doc_string))
         for tensor in _tensors(graph):
@@ -387,7 +407,7 @@ def _external(tensor: Any, loc: Location) -> list[Finding]:
     if tensor.data_location != 1 and not entries:
         return []
     location = entries.get("location", "")
-    problem = location_problem(location)
+    problem = location_problem(location) or _symlink_problem(location, loc)
     if problem is None:
         return []
     kind, why = problem
@@ -401,6 +421,24 @@ def _external(tensor: Any, loc: Location) -> list[Finding]:
             behaviour=Behaviour(BehaviourKind.READS_FILE, f"loading the model reads {location}"),
         )
     ]
+
+
+def _symlink_problem(location: str, loc: Location) -> tuple[str, str] | None:
+    """A relative location that a symlink on disk redirects out of the model folder.
+
+    Only for a model file read straight from disk (no archive members): the
+    loader joins the location to the model's folder and follows links.
+    """
+    if loc.members or not os.path.isfile(loc.path):
+        return None
+    folder = os.path.dirname(os.path.realpath(loc.path))
+    target = os.path.join(os.path.dirname(os.path.abspath(loc.path)), location.replace("\\", "/"))
+    if not os.path.lexists(target):
+        return None
+    real = os.path.realpath(target)
+    if os.path.commonpath([folder, real]) != folder:
+        return "traversal", f"a symbolic link redirects it to {real}"
+    return None
 
 
 def _indicators(text: list[tuple[str, str]], loc: Location) -> list[Finding]:

@@ -12,6 +12,8 @@ Every text gets the indicator scan (URLs, commands, encoded code). On top:
 
 from __future__ import annotations
 
+import ast
+import codecs
 import json
 import re
 from typing import Any
@@ -41,13 +43,12 @@ def is_text(head: bytes) -> bool:
     """UTF-8 without NUL bytes or stray control characters (a cut multi-byte character at the end is fine)."""
     if not head or b"\x00" in head:
         return False
-    for cut in range(4):
-        try:
-            text = head[: len(head) - cut].decode("utf-8")
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    try:
+        # Incremental: an incomplete multi-byte character at the end of the head is buffered, not an error.
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    if not text:
         return False
     controls = sum(1 for ch in text if ord(ch) < 32 and ord(ch) not in _ALLOWED_CONTROLS)
     return controls == 0
@@ -69,7 +70,10 @@ class TextScanner:
         findings: list[Finding] = []
         kind = "text"
         parsed = _json(text)
-        if parsed is not None:
+        if parsed is not None and _is_notebook(parsed):
+            kind = "notebook"
+            findings.extend(notebook_findings(parsed, loc))
+        elif parsed is not None:
             kind = "json"
             findings.extend(config_findings(parsed, loc))
         else:
@@ -235,7 +239,28 @@ def yaml_findings(text: str, loc: Location) -> list[Finding]:
 # ---------------------------------------------------------------- Python
 
 
-def python_findings(tree: Any, loc: Location) -> list[Finding]:
+def _is_notebook(parsed: Any) -> bool:
+    return isinstance(parsed, dict) and isinstance(parsed.get("cells"), list) and "nbformat" in parsed
+
+
+def notebook_findings(notebook: dict[str, Any], loc: Location) -> list[Finding]:
+    """Code cells of a Jupyter notebook, as Python (IPython `!cmd` / `%magic` lines become comments)."""
+    out: list[Finding] = []
+    for index, cell in enumerate(notebook["cells"][:2000]):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        lines = [("# " + line) if line.lstrip().startswith(("!", "%")) else line for line in text.splitlines()]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        out.extend(python_findings(tree, loc, where=f"cell {index}, "))
+    return out
+
+
+def python_findings(tree: Any, loc: Location, where: str = "") -> list[Finding]:
     """TXT003 per dangerous call, TXT004 per capability import."""
     summary = summarise(tree)
     out: list[Finding] = []
@@ -243,7 +268,7 @@ def python_findings(tree: Any, loc: Location) -> list[Finding]:
         indicators = tuple(i for arg in call.literal_args for i in find_indicators(arg))
         out.append(
             fr.TEXT_PYTHON_DANGEROUS_CALL.finding(
-                loc.at(detail=f"line {call.line}"),
+                loc.at(detail=f"{where}line {call.line}"),
                 f"calls {call.name}({call.arguments})",
                 subject=call.name,
                 evidence=f"line {call.line}: {call.name}({call.arguments})",
@@ -254,7 +279,7 @@ def python_findings(tree: Any, loc: Location) -> list[Finding]:
     for imp in dict.fromkeys(summary.imports):
         out.append(
             fr.TEXT_PYTHON_DANGEROUS_IMPORT.finding(
-                loc.at(detail=f"line {imp.line}"), f"imports {imp.module}", subject=imp.module
+                loc.at(detail=f"{where}line {imp.line}"), f"imports {imp.module}", subject=imp.module
             )
         )
     if summary.error:

@@ -38,6 +38,8 @@ _STANDARD_OP_NAMESPACES = frozenset(
 _OP_RE = re.compile(r"(?<![\w.])(?:torch\.)?ops\.([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 # ATen operators that touch files or processes from TorchScript.
 _IO_RE = re.compile(r"(?<![\w])torch\.(from_file|save|load|_load_for_lite_interpreter)\s*\(")
+# Globals TorchScript's unpickler resolves without importing Python code.
+_JIT_GLOBALS = ("__torch__.", "torch.jit._pickle.")
 _DEF_RE = re.compile(r"^\s*def\s+(\w+)\s*\(", re.MULTILINE)
 
 
@@ -112,7 +114,9 @@ class TorchZipScanner:
             ctx.check_time()
             done.add(entry.index)
             label = zl.member_label(directory, entry, layout.main)
-            result = result.merge(_analyse_member_pickle(artifact, entry, label, ctx, findings))
+            result = result.merge(
+                _analyse_member_pickle(artifact, entry, label, ctx, findings, torchscript=layout.torchscript)
+            )
         if layout.torchscript:
             findings.extend(_torchscript_findings(artifact, directory, layout, ctx))
         for entry in directory.entries:
@@ -191,7 +195,13 @@ def _stem(name: str) -> str:
 
 
 def _analyse_member_pickle(
-    artifact: Artifact, entry: zl.ZipEntry, label: str, ctx: ScanContext, findings: list[Finding]
+    artifact: Artifact,
+    entry: zl.ZipEntry,
+    label: str,
+    ctx: ScanContext,
+    findings: list[Finding],
+    *,
+    torchscript: bool,
 ) -> Analysis:
     blocked = zl.unreadable_finding(entry, artifact.location)
     if blocked is not None:
@@ -215,9 +225,25 @@ def _analyse_member_pickle(
                 )
             return Analysis()
         child = artifact.child(ex.stream, ex.size, label)
-        return _engine().analyse_pickle(child, ctx, multiple=True, persistent_load="torch")
+        analysis = _engine().analyse_pickle(child, ctx, multiple=True, persistent_load="torch")
+        return _without_jit_globals(analysis) if torchscript else analysis
     finally:
         ex.stream.close()
+
+
+def _jit_resolved(subject: str) -> bool:
+    return subject == "__torch__" or subject.startswith(_JIT_GLOBALS)
+
+
+def _without_jit_globals(analysis: Analysis) -> Analysis:
+    """Drop findings about globals that TorchScript's C++ unpickler resolves itself.
+
+    torch.jit.load reads these pickles with its own restricted unpickler: ``__torch__.*`` are classes
+    compiled from the archive's code/ (reported by TOR001/TOR003) and ``torch.jit._pickle.build_*``
+    rebuild lists. No Python import or call happens for them.
+    """
+    kept = tuple(f for f in analysis.findings if not _jit_resolved(f.subject))
+    return Analysis(analysis.formats, kept, analysis.imports, analysis.calls)
 
 
 def _as_plain(entry: zl.ZipEntry) -> zl.ZipEntry:

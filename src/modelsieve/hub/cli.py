@@ -14,8 +14,18 @@ from typing import Annotated, Optional
 import typer
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
-_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
-          "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "m": 1000**2,
+    "g": 1000**3,
+    "t": 1000**4,
+    "ki": 1024,
+    "mi": 1024**2,
+    "gi": 1024**3,
+    "ti": 1024**4,
+}
 
 
 def parse_size(text: str) -> int:
@@ -97,8 +107,12 @@ def compare(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders, hf:// repositories, or @FILE lists.")],
     tool: Annotated[
         Optional[list[str]],
-        typer.Option("--tool", "-t", help="Tools to run (repeatable): modelsieve, hf-hub, picklescan, modelscan, "
-                     "fickling, modelaudit. Default: all installed."),
+        typer.Option(
+            "--tool",
+            "-t",
+            help="Tools to run (repeatable): modelsieve, hf-hub, picklescan, modelscan, "
+            "fickling, modelaudit. Default: all installed.",
+        ),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per tool per input.")] = 300.0,
     output_format: Annotated[CompareFormat, typer.Option("--format", "-f")] = CompareFormat.markdown,

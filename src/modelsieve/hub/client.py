@@ -101,6 +101,13 @@ def translate(exc: BaseException) -> HubError:
     return HubError("failed", f"{type(exc).__name__}: {text}", status)
 
 
+def safe_repo_path(path: str) -> bool:
+    """True for a relative path that stays inside the repository (no ``..``, no absolute or drive paths)."""
+    if not path or path.startswith(("/", "\\")) or "\\" in path or ":" in path.split("/", 1)[0]:
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
+
+
 def _silent_tqdm() -> Any:
     """A tqdm class that draws nothing: only the CLI decides what appears on the terminal."""
     from tqdm.auto import tqdm
@@ -147,15 +154,21 @@ class HubClient:
         try:
             if ref.repo_type == "model":
                 info = self.api.model_info(
-                    ref.repo_id, revision=ref.revision, files_metadata=True, securityStatus=True,
+                    ref.repo_id,
+                    revision=ref.revision,
+                    files_metadata=True,
+                    securityStatus=True,
                     timeout=self.config.timeout,
                 )
             else:
                 info = self.api.repo_info(
-                    ref.repo_id, repo_type=ref.repo_type, revision=ref.revision, files_metadata=True,
+                    ref.repo_id,
+                    repo_type=ref.repo_type,
+                    revision=ref.revision,
+                    files_metadata=True,
                     timeout=self.config.timeout,
                 )
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a typed HubError
+        except Exception as exc:
             raise translate(exc) from exc
         files = tuple(
             RemoteEntry(
@@ -207,21 +220,21 @@ class HubClient:
         try:
             response = get_session().get(url, headers=self.headers(), timeout=self.config.timeout)
             hf_raise_for_status(response)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate(exc) from exc
         return response
 
     def file_url(self, ref: RepoRef, path: str, revision: str | None) -> str:
         from huggingface_hub import hf_hub_url
 
-        return str(
-            hf_hub_url(ref.repo_id, path, repo_type=ref.repo_type, revision=revision, endpoint=self.endpoint)
-        )
+        return str(hf_hub_url(ref.repo_id, path, repo_type=ref.repo_type, revision=revision, endpoint=self.endpoint))
 
     def download(self, ref: RepoRef, path: str, revision: str | None, *, local_dir: str | None = None) -> str:
         """Download one file into the Hugging Face cache (or ``local_dir``); return its local path."""
         from huggingface_hub import hf_hub_download
 
+        if not safe_repo_path(path):
+            raise HubError("failed", f"refusing to download a path outside the repository: {path!r}")
         try:
             return str(
                 hf_hub_download(
@@ -237,7 +250,7 @@ class HubClient:
                     tqdm_class=_silent_tqdm(),
                 )
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate(exc) from exc
 
     def search_models(
@@ -259,5 +272,5 @@ class HubClient:
                     gated=getattr(info, "gated", None),
                     tags=tuple(info.tags or ()),
                 )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate(exc) from exc

@@ -19,8 +19,31 @@ from modelsieve.hub.client import HubClient, HubError, ModelSummary
 from modelsieve.hub.refs import RepoRef, is_hub_target
 
 RISKY_EXTENSIONS = frozenset(
-    {".pkl", ".pickle", ".dill", ".pt", ".pth", ".ckpt", ".bin", ".joblib", ".npy", ".npz", ".h5", ".hdf5",
-     ".keras", ".gguf", ".sav", ".p", ".model", ".mar", ".nemo", ".pb", ".onnx", ".tflite", ".msgpack"}
+    {
+        ".pkl",
+        ".pickle",
+        ".dill",
+        ".pt",
+        ".pth",
+        ".ckpt",
+        ".bin",
+        ".joblib",
+        ".npy",
+        ".npz",
+        ".h5",
+        ".hdf5",
+        ".keras",
+        ".gguf",
+        ".sav",
+        ".p",
+        ".model",
+        ".mar",
+        ".nemo",
+        ".pb",
+        ".onnx",
+        ".tflite",
+        ".msgpack",
+    }
 )
 RESEARCH_WORDS = ("malicious", "exploit", "poc", "deserialization", "ace")
 
@@ -82,8 +105,9 @@ def hunt(
 
 
 def _with_match(c: Candidate, word: str) -> Candidate:
-    return Candidate(c.repo_id, c.uri, c.downloads, c.total_size, c.risky_files, (*c.matched, word), c.hub_verdict,
-                     c.tags)
+    return Candidate(
+        c.repo_id, c.uri, c.downloads, c.total_size, c.risky_files, (*c.matched, word), c.hub_verdict, c.tags
+    )
 
 
 def _judge(client: HubClient, summary: ModelSummary, criteria: HuntCriteria, word: str | None) -> Candidate | None:

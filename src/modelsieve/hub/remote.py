@@ -89,7 +89,7 @@ class HttpRangeFetcher:
                     self._direct = None  # an expired CDN link: go back through the Hub
                 elif exc.permanent:
                     raise
-            except Exception as exc:  # noqa: BLE001 - any transport failure is a read error
+            except Exception as exc:
                 last = exc
             if attempt < self.retries:
                 time.sleep(0.2 * (attempt + 1))
@@ -263,14 +263,15 @@ class RemoteFile(io.RawIOBase):
         except RemoteReadError as exc:
             self.error = exc
             raise
-        except Exception as exc:  # noqa: BLE001 - surfaced as a read error
+        except Exception as exc:
             self.error = RemoteReadError(str(exc))
             raise self.error from exc
         self.fetches += 1
         self.bytes_fetched += len(data)
         if len(data) != stop - start:
             self.error = RemoteReadError(
-                f"short read at offset {start}: asked {stop - start} bytes, got {len(data)} (file changed on the server?)"
+                f"short read at offset {start}: asked {stop - start} bytes, got {len(data)}"
+                " (file changed on the server?)"
             )
             raise self.error
         for index in range(first, last + 1):

@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from modelsieve import __version__
-from modelsieve.hub.client import HubClient, HubConfig, HubError, RemoteEntry, RepoListing
+from modelsieve.baseline import Baseline
+from modelsieve.hub.client import HubClient, HubConfig, HubError, RemoteEntry, RepoListing, safe_repo_path
 from modelsieve.hub.refs import RepoRef, parse
 from modelsieve.hub.remote import BudgetExceeded, HttpRangeFetcher, RemoteFile, RemoteReadError
 from modelsieve.hub.select import content_hint, name_hint
@@ -101,8 +102,12 @@ def scan(
     progress: ProgressCallback | None = None,
     *,
     client: HubClient | None = None,
+    baseline: Baseline | None = None,
 ) -> Report:
-    """Scan Hub targets (``hf://owner/name[@rev][/path]``, huggingface.co URLs) and local paths into one Report."""
+    """Scan Hub targets (``hf://owner/name[@rev][/path]``, huggingface.co URLs) and local paths into one Report.
+
+    ``baseline`` marks accepted findings as suppressed, as for local files (matched by the LFS sha256).
+    """
     options = options or ScanOptions()
     hub = hub or HubOptions()
     targets = [targets] if isinstance(targets, str) else list(targets)
@@ -116,14 +121,14 @@ def scan(
     if local:
         from modelsieve.api import scan as scan_local
 
-        local_report = scan_local(local, options, progress)
+        local_report = scan_local(local, options, progress, baseline=baseline)
         results.extend(local_report.results)
         skipped.extend(local_report.skipped)
     client = client or HubClient(hub.config)
     for target in targets:
         if is_hub_target(target):
             run = scan_repo(target, options, hub, progress, client=client)
-            results.extend(run.results)
+            results.extend(baseline.apply(r) if baseline is not None else r for r in run.results)
             skipped.extend(run.skipped)
     return _report(targets, results, skipped, options, started, t0)
 
@@ -159,8 +164,8 @@ def scan_repo(
     if ref.path is not None:
         entry = next((f for f in listing.files if f.path == ref.path), None)
         if entry is None:
-            exc = HubError("missing-file", f"{ref.path} is not in {ref.repo_id}@{run.revision}", 404)
-            run.emit(_error_result(ref.file_uri(ref.path, run.revision), exc, options))
+            missing = HubError("missing-file", f"{ref.path} is not in {ref.repo_id}@{run.revision}", 404)
+            run.emit(_error_result(ref.file_uri(ref.path, run.revision), missing, options))
         else:
             _scan_entry(run, entry, explicit=True, head=None)
         return run
@@ -176,11 +181,18 @@ def _scan_listing(run: RepoScan, listing: RepoListing) -> None:
             f"repository has {len(files)} files; only the first {run.hub.max_files} were considered",
             subject="max-files",
         )
-        run.emit(_result(run, run.ref.with_revision(run.revision or "main").uri, 0, None, Analysis(findings=(finding,))))
+        run.emit(
+            _result(run, run.ref.with_revision(run.revision or "main").uri, 0, None, Analysis(findings=(finding,)))
+        )
         files = files[: run.hub.max_files]
     probes = 0
     for entry in files:
         uri = run.ref.file_uri(entry.path, run.revision)
+        if not safe_repo_path(entry.path):
+            # A real Hub never lists such names; a hostile mirror could, to write outside the cache.
+            exc = HubError("failed", f"refusing to fetch a file whose path leaves the repository: {entry.path!r}")
+            run.emit(_error_result(uri, exc, run.options, entry=entry))
+            continue
         hint = name_hint(entry.path)
         if hint is not None or run.hub.all_files:
             _scan_entry(run, entry, explicit=hint == "model format", head=None)
@@ -189,7 +201,9 @@ def _scan_listing(run: RepoScan, listing: RepoListing) -> None:
             run.skipped.append(SkippedItem(uri, "empty file"))
             continue
         if probes >= run.hub.max_probes:
-            run.skipped.append(SkippedItem(uri, f"not probed: more than {run.hub.max_probes} files without a model name"))
+            run.skipped.append(
+                SkippedItem(uri, f"not probed: more than {run.hub.max_probes} files without a model name")
+            )
             continue
         probes += 1
         try:
@@ -199,7 +213,9 @@ def _scan_listing(run: RepoScan, listing: RepoListing) -> None:
             continue
         found = content_hint(head)
         if found is None:
-            run.skipped.append(SkippedItem(uri, f"not a model format by name or content (first bytes {head[:8].hex()})"))
+            run.skipped.append(
+                SkippedItem(uri, f"not a model format by name or content (first bytes {head[:8].hex()})")
+            )
             continue
         _scan_entry(run, entry, explicit=True, head=head)
     _weigh(run, files)
@@ -246,7 +262,8 @@ def _scan_entry(run: RepoScan, entry: RemoteEntry, *, explicit: bool, head: byte
     size = entry.size
     if run.hub.max_file_size is not None and size is not None and size > run.hub.max_file_size:
         finding = hub_rules.OVER_SIZE_LIMIT.finding(
-            Location(uri), f"{size} bytes is over the size limit of {run.hub.max_file_size}; not fetched",
+            Location(uri),
+            f"{size} bytes is over the size limit of {run.hub.max_file_size}; not fetched",
             subject="max-size",
         )
         run.emit(_result(run, uri, size, entry.lfs_sha256, Analysis(findings=(finding,)), entry))
@@ -268,8 +285,8 @@ def _scan_entry(run: RepoScan, entry: RemoteEntry, *, explicit: bool, head: byte
 
 def _scan_remote(run: RepoScan, entry: RemoteEntry, uri: str, size: int, explicit: bool, t0: float) -> None:
     remote = _remote(run, entry, size)
-    artifact = Artifact(stream=remote, size=size, location=Location(uri), name=entry.path.rsplit("/", 1)[-1],  # type: ignore[arg-type]
-                        explicit=explicit)
+    stream = cast(BinaryIO, remote)
+    artifact = Artifact(stream, size, Location(uri), entry.path.rsplit("/", 1)[-1], explicit=explicit)
     analysis = _analyse(artifact, run.options)
     if remote.error is not None:
         analysis = analysis.merge(Analysis(findings=(_read_error_finding(uri, remote.error, run.gated),)))
@@ -286,18 +303,27 @@ def _scan_download(run: RepoScan, entry: RemoteEntry, uri: str, explicit: bool, 
     extra: list[Finding] = []
     with open(local, "rb") as stream:
         size = os.fstat(stream.fileno()).st_size
-        artifact = Artifact(stream=stream, size=size, location=Location(uri), name=entry.path.rsplit("/", 1)[-1],
-                            explicit=explicit)
+        artifact = Artifact(
+            stream=stream, size=size, location=Location(uri), name=entry.path.rsplit("/", 1)[-1], explicit=explicit
+        )
         analysis = _analyse(artifact, run.options)
         stream.seek(0)
         digest = _sha256(stream)
     if entry.size is not None and entry.size != size:
-        extra.append(hub_rules.DOWNLOAD_FAILED.finding(
-            Location(uri), f"downloaded {size} bytes but the Hub lists {entry.size}", subject="size-mismatch"))
+        extra.append(
+            hub_rules.DOWNLOAD_FAILED.finding(
+                Location(uri), f"downloaded {size} bytes but the Hub lists {entry.size}", subject="size-mismatch"
+            )
+        )
     if entry.lfs_sha256 and entry.lfs_sha256 != digest:
-        extra.append(hub_rules.DOWNLOAD_FAILED.finding(
-            Location(uri), "downloaded content does not match the Hub's LFS sha256", subject="hash-mismatch",
-            evidence=f"expected {entry.lfs_sha256}, got {digest}"))
+        extra.append(
+            hub_rules.DOWNLOAD_FAILED.finding(
+                Location(uri),
+                "downloaded content does not match the Hub's LFS sha256",
+                subject="hash-mismatch",
+                evidence=f"expected {entry.lfs_sha256}, got {digest}",
+            )
+        )
     if extra:
         analysis = analysis.merge(Analysis(findings=tuple(extra)))
     run.emit(_result(run, uri, size, entry.lfs_sha256 or digest, analysis, entry, time.monotonic() - t0))

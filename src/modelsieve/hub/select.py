@@ -13,16 +13,62 @@ from pathlib import PurePosixPath
 # Formats a loader deserialises: their name alone makes a file worth a full scan.
 RISKY_SUFFIXES = frozenset(
     {
-        ".pkl", ".pickle", ".dill", ".pt", ".pth", ".ckpt", ".bin", ".joblib", ".npy", ".npz", ".h5", ".hdf5",
-        ".keras", ".gguf", ".onnx", ".safetensors", ".pb", ".tflite", ".model", ".mar", ".nemo", ".pdparams",
-        ".sav", ".p", ".jit", ".torchscript", ".msgpack", ".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".lzma",
-        ".7z", ".zst", ".ptl", ".ot", ".mlmodel", ".llamafile", ".cloudpickle", ".skops",
+        ".pkl",
+        ".pickle",
+        ".dill",
+        ".pt",
+        ".pth",
+        ".ckpt",
+        ".bin",
+        ".joblib",
+        ".npy",
+        ".npz",
+        ".h5",
+        ".hdf5",
+        ".keras",
+        ".gguf",
+        ".onnx",
+        ".safetensors",
+        ".pb",
+        ".tflite",
+        ".model",
+        ".mar",
+        ".nemo",
+        ".pdparams",
+        ".sav",
+        ".p",
+        ".jit",
+        ".torchscript",
+        ".msgpack",
+        ".zip",
+        ".tar",
+        ".tgz",
+        ".gz",
+        ".bz2",
+        ".xz",
+        ".lzma",
+        ".7z",
+        ".zst",
+        ".ptl",
+        ".ot",
+        ".mlmodel",
+        ".llamafile",
+        ".cloudpickle",
+        ".skops",
     }
 )
 # Text files that loading reads and that can carry code (chat templates, auto_map, custom code).
 TEXT_NAMES = frozenset(
-    {"config.json", "tokenizer_config.json", "generation_config.json", "preprocessor_config.json",
-     "processor_config.json", "chat_template.json", "model_index.json", "adapter_config.json"}
+    {
+        "config.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+        "preprocessor_config.json",
+        "processor_config.json",
+        "chat_template.json",
+        "model_index.json",
+        "adapter_config.json",
+    }
 )
 TEXT_SUFFIXES = frozenset({".py", ".jinja", ".jinja2"})
 
@@ -82,6 +128,6 @@ def _looks_like_pickle(head: bytes) -> bool:
             count += 1
             if count >= 4 or opcode.name == "STOP":
                 return True
-    except Exception:  # noqa: BLE001 - truncated head or not a pickle
+    except Exception:
         return count >= 3
     return count >= 2

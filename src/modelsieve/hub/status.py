@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from modelsieve.model import ExternalVerdict
@@ -28,7 +29,7 @@ _PENDING = frozenset({"unscanned", "queued", "pending", "scanning", "not_scanned
 
 @dataclass(frozen=True)
 class PickleImport:
-    """One global a pickle imports, as the Hub's pickle scanner rated it (``innocuous``/``suspicious``/``dangerous``)."""
+    """One global a pickle imports, as the Hub's pickle scanner rated it (innocuous, suspicious, dangerous)."""
 
     module: str
     name: str
@@ -118,17 +119,19 @@ class RepoSecurity:
     files: tuple[FileSecurity, ...] = ()
     error: str | None = None
 
+    @cached_property
+    def _by_path(self) -> dict[str, FileSecurity]:
+        return {f.path: f for f in self.files}
+
+    @cached_property
+    def _issues_by_path(self) -> dict[str, FileIssue]:
+        return {i.path: i for i in self.files_with_issues}
+
     def for_path(self, path: str) -> FileSecurity | None:
-        for f in self.files:
-            if f.path == path:
-                return f
-        return None
+        return self._by_path.get(path)
 
     def issue_for(self, path: str) -> FileIssue | None:
-        for issue in self.files_with_issues:
-            if issue.path == path:
-                return issue
-        return None
+        return self._issues_by_path.get(path)
 
     def external_for(self, path: str) -> ExternalVerdict | None:
         """The Hub's opinion of one file, or None when the Hub said nothing at all about the repository."""

@@ -120,12 +120,22 @@ def analyse_pickle(
                 )
             )
             break
-        except RecursionError:
+        except (RecursionError, MemoryError):
             extra.append(
                 general.LIMIT_EXCEEDED.finding(
                     location.at(offset=machine.op_offset, opcode_index=machine.index),
                     "pickle analysis stopped: structure nested too deeply",
                     subject="recursion",
+                )
+            )
+            break
+        except Exception as exc:
+            extra.append(
+                general.INTERNAL_ERROR.finding(
+                    location.at(offset=machine.op_offset, opcode_index=machine.index),
+                    f"pickle analyser failed: {type(exc).__name__}: {exc}; findings so far are reported",
+                    subject="pickle",
+                    evidence=f"{type(exc).__name__}: {exc}",
                 )
             )
             break

@@ -124,11 +124,11 @@ def describe(
             return Behaviour(BehaviourKind.WRITES_FILE, f"writes file {clip(path, 160)}")
         return Behaviour(BehaviourKind.READS_FILE, f"reads file {clip(path, 160)}")
     if kind is BehaviourKind.DELETES_FILE:
-        path = _first_text(args, kwargs) or "a path computed at load time"
-        return Behaviour(kind, f"deletes {clip(path, 160)}")
+        victim = _first_text(args, kwargs) or "a path computed at load time"
+        return Behaviour(kind, f"deletes {clip(victim, 160)}")
     if kind is BehaviourKind.NETWORK:
-        where = _first_text(args, kwargs)
-        return Behaviour(kind, f"connects to {clip(where, 160)}" if where else f"uses the network through {target}")
+        address = _first_text(args, kwargs)
+        return Behaviour(kind, f"connects to {clip(address, 160)}" if address else f"uses the network through {target}")
     if kind is BehaviourKind.LOADS_NESTED:
         return Behaviour(kind, f"deserialises an embedded payload with {target}")
     if kind is BehaviourKind.ENVIRONMENT:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelsieve.model import Behaviour, BehaviourKind, CallRecord, Finding, Location
+from modelsieve.model import Behaviour, BehaviourKind, CallRecord, Effect, Finding, Location, Severity
 from modelsieve.pickle.behaviour import describe, indicators_of
 from modelsieve.pickle.render import clip, render_args, texts_in
 from modelsieve.pickle.trace import CALL, LOADER, NEW, PURE, RESOLVER, CallEvent, Trace
@@ -12,6 +12,7 @@ from modelsieve.rules.base import Rule
 from modelsieve.rules.policy import Policy, Safety
 
 _NOTE_RULES: dict[str, Rule] = {r.id: r for r in rules.RULES}
+_STORAGE_LOADERS = frozenset({"torch.storage._load_from_bytes"})
 
 
 def _class_like(name: str) -> bool:
@@ -92,7 +93,26 @@ class FindingBuilder:
             return
         cls = self.policy.classify(ev.target)
         shown = ev.shown or ev.target
-        if ev.role == CALL:
+        if (
+            ev.role == CALL
+            and cls.safety is Safety.DANGEROUS
+            and _class_like(ev.target)
+            and cls.matched != ev.target
+            and not ev.via
+        ):
+            # Building a debugger/profiler/console object is a capability; its run/runcode method is the call.
+            # Constructors that act on their own (subprocess.Popen, ctypes.CDLL ...) are exact deny keys.
+            self._add(
+                out,
+                ("PKL002", shown),
+                rules.DANGEROUS_REFERENCE.finding(
+                    self.loc(ev.site),
+                    f"creates a {shown} object{clip(args_text, 120)}; constructing it runs nothing, a later call may",
+                    subject=shown,
+                    evidence=evidence,
+                ),
+            )
+        elif ev.role == CALL:
             if cls.safety is Safety.DANGEROUS:
                 behaviour = describe(ev.target, cls.kind, ev.args, ev.kwargs)
                 self._texts(ev)
@@ -142,9 +162,21 @@ class FindingBuilder:
                 self._needs_code(_module_of(ev.target), ev, out, f"instantiates {ev.target}")
 
     def _needs_code(self, module: str, ev: CallEvent, out: list[Finding], what: str) -> None:
-        if self.policy.is_stdlib(module) and module != "__main__":
-            if not (ev.target and self.policy.classify(ev.target).safety is Safety.UNKNOWN and ev.role != RESOLVER):
-                return
+        if self.policy.is_stdlib(module):
+            # The standard library is always importable: an unknown class there is an unknown call, not missing code.
+            if ev.role != RESOLVER and ev.target:
+                shown = ev.shown or ev.target
+                self._add(
+                    out,
+                    ("PKL003", shown),
+                    rules.UNKNOWN_CALL.finding(
+                        self.loc(ev.site),
+                        f"loading {what}, which is not on the allow-list",
+                        subject=shown,
+                        evidence=f"{shown}{render_args(ev.args, ev.kwargs)}",
+                    ),
+                )
+            return
         self._add(
             out,
             ("PKL004", module),
@@ -170,6 +202,12 @@ class FindingBuilder:
         else:
             reason = nested[0].reason if nested else "payload not recovered"
             message = f"loading calls {target} on a payload the emulation could not recover ({reason})"
+        benign = (
+            ev.target in _STORAGE_LOADERS
+            and bool(nested)
+            and nested[0].analysis is not None
+            and not any(f.effect is not Effect.NONE for f in nested[0].analysis.findings)
+        )
         self._add(
             out,
             ("PKL006", f"{target}@{ev.site.offset}"),
@@ -179,6 +217,10 @@ class FindingBuilder:
                 subject=target,
                 evidence=evidence,
                 behaviour=Behaviour(BehaviourKind.LOADS_NESTED, f"deserialises an embedded payload with {target}"),
+                # torch pickles storages as torch.storage._load_from_bytes(<torch file>): a clean inner file is
+                # how plain pickle.dumps(tensor) looks, so it is reported but does not taint the verdict.
+                severity=Severity.INFO if benign else None,
+                effect=Effect.NONE if benign else None,
             ),
         )
 

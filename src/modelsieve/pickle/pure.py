@@ -78,7 +78,7 @@ BYTE_DECODERS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "bz2.decompress": (_decompress_bz2, "bz2"),
 }
 
-_CODEC_DECODE = {
+_CODEC_DECODE: dict[str, Callable[[bytes], bytes]] = {
     "hex": binascii.unhexlify,
     "hex_codec": binascii.unhexlify,
     "base64": binascii.a2b_base64,
@@ -143,9 +143,13 @@ def string_method(obj: object, method: str, args: list[object]) -> object:
     if method == "__mul__" and (not isinstance(args[0], int) or len(obj) * args[0] > MAX_OUTPUT):
         raise TooLarge("string repetition too large")
     # Padding widths and %-formats are left out on purpose: "{:>999999999}" would be a memory bomb.
-    if method == "replace" and len(args) >= 2 and isinstance(args[1], (str, bytes)) and len(args[1]) > 1:
-        if len(obj) * len(args[1]) > MAX_OUTPUT:
-            raise TooLarge("replacement too large")
+    if (
+        method == "replace"
+        and len(args) >= 2
+        and isinstance(args[1], (str, bytes))
+        and len(obj) * len(args[1]) > MAX_OUTPUT
+    ):
+        raise TooLarge("replacement too large")
     if method in ("encode", "decode") and args and isinstance(args[0], str):
         return codec_transform(obj, args[0], decode=method == "decode")[0]
     result = getattr(obj, method)(*args)

@@ -116,12 +116,12 @@ def _render(value: Value, out: list[str], depth: int, budget: list[int]) -> None
         _seq(value.items, "frozenset({" if value.frozen else "{", "})" if value.frozen else "}", out, depth, budget)
     elif isinstance(value, DictV):
         out.append("{")
-        for i, (k, v) in enumerate(value.items[:_MAX_ITEMS]):
+        for i, (key, val) in enumerate(value.items[:_MAX_ITEMS]):
             if i:
                 out.append(", ")
-            _render(k, out, depth + 1, budget)
+            _render(key, out, depth + 1, budget)
             out.append(": ")
-            _render(v, out, depth + 1, budget)
+            _render(val, out, depth + 1, budget)
         if len(value.items) > _MAX_ITEMS:
             out.append(f", … {len(value.items)} items")
         out.append("}")

@@ -10,9 +10,11 @@ every call in the trace. It never imports or runs anything it names.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+
+# The standard library's py2 -> py3 name tables (pure data), as the unpickler applies them.
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from modelsieve.limits import Limits
 from modelsieve.pickle import pure
@@ -42,11 +44,6 @@ from modelsieve.pickle.values import (
     text_of,
 )
 from modelsieve.rules.policy import Policy, Safety
-
-try:  # the standard library's py2 -> py3 name table (pure data)
-    from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
-except ImportError:  # pragma: no cover - always present in CPython
-    IMPORT_MAPPING, NAME_MAPPING = {}, {}
 
 #: Attribute names that reach interpreter internals (PKL013).
 DUNDERS = frozenset(
@@ -191,8 +188,10 @@ class Resolver:
             return Unknown("empty global name")
         for part in name.split("."):
             value = self.get_attr(value, part, site)
-        if isinstance(value, Global) and written != value.module and value.module == self.policy.canonical_module(
-            module
+        if (
+            isinstance(value, Global)
+            and written != value.module
+            and value.module == self.policy.canonical_module(module)
         ):
             value = Global(value.module, value.qualname, alias=written)
         self._ref(value, site)
@@ -416,10 +415,7 @@ class Resolver:
             self.record(None, (key,), (), site, CALL, _via(via, f"{target} with a computed key"))
             return Unknown("namespace lookup with computed key")
         result: Value
-        if not ns.module:
-            result = self.module_ref(name, site)
-        else:
-            result = self.get_attr(ModuleRef(ns.module), name, site)
+        result = self.module_ref(name, site) if not ns.module else self.get_attr(ModuleRef(ns.module), name, site)
         self._ref(result, site)
         self.record(target, (key,), (), site, RESOLVER, via, result)
         return result
@@ -654,7 +650,7 @@ def _kw(kwargs: tuple[tuple[str, Value], ...], name: str) -> Value | None:
     return None
 
 
-@_handles("builtins.getattr", "inspect.getattr_static")
+@_handles("builtins.getattr", "inspect.getattr_static", "dill._dill._get_attr")
 def _getattr(
     r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
 ) -> Value:
@@ -675,7 +671,15 @@ def _getattr(
     return value
 
 
-@_handles("builtins.__import__", "importlib.__import__", "importlib.import_module", "importlib._bootstrap._gcd_import")
+@_handles(
+    "builtins.__import__",
+    "importlib.__import__",
+    "importlib.import_module",
+    "importlib._bootstrap._gcd_import",
+    "dill._dill._import_module",
+    "cloudpickle.cloudpickle.subimport",
+    "cloudpickle.cloudpickle_fast.subimport",
+)
 def _import(r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str) -> Value:
     target = "importlib.import_module"
     name = text_of(args[0]) if args else None
@@ -725,10 +729,7 @@ def _make_getter(kind: str) -> Handler:
     def handler(
         r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
     ) -> Value:
-        if kind == "methodcaller":
-            result = Getter(kind, args[:1], args[1:], kwargs)
-        else:
-            result = Getter(kind, args)
+        result = Getter(kind, args[:1], args[1:], kwargs) if kind == "methodcaller" else Getter(kind, args)
         r.record(f"operator.{kind}", args, kwargs, site, RESOLVER, via, result)
         return result
 
@@ -800,7 +801,9 @@ def _vars(r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value],
     return result
 
 
-@_handles("types.FunctionType", "types.LambdaType")
+@_handles(
+    "types.FunctionType", "types.LambdaType", "dill._dill._create_function", "cloudpickle.cloudpickle._make_function"
+)
 def _function_type(
     r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
 ) -> Value:
@@ -813,7 +816,7 @@ def _function_type(
     return result
 
 
-@_handles("types.CodeType")
+@_handles("types.CodeType", "dill._dill._create_code")
 def _code_type(
     r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
 ) -> Value:
@@ -1012,9 +1015,9 @@ def _payload_of(r: Resolver, value: Value, depth: int = 0) -> tuple[Value | None
         return value, r.labels.get(id(value), "raw")
     if isinstance(value, LargeBytes):
         return value, "raw"
-    if isinstance(value, Obj) and depth < 4 and value.args:
-        if value.target in ("io.BytesIO", "builtins.bytes", "builtins.bytearray", "builtins.memoryview"):
-            return _payload_of(r, value.args[0], depth + 1)
+    wrappers = ("io.BytesIO", "builtins.bytes", "builtins.bytearray", "builtins.memoryview")
+    if isinstance(value, Obj) and depth < 4 and value.args and value.target in wrappers:
+        return _payload_of(r, value.args[0], depth + 1)
     return None, ""
 
 

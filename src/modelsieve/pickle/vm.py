@@ -98,6 +98,8 @@ class Machine:
         self.op_offset = reader.tell()
         self.frame_end: int | None = None
         self.frame_divergence = False
+        #: End of the current opcode when a hook read more data after it (joblib arrays sit outside frames).
+        self.op_end: int | None = None
         self.check_time: Callable[[], None] = lambda: None
 
     # ----------------------------------------------------------------- helpers
@@ -185,7 +187,9 @@ class Machine:
                 raise self.fail("pickle data was truncated") from None
             except (ValueError, OverflowError, UnicodeDecodeError, struct.error) as exc:
                 raise self.fail(f"bad argument to opcode {bytes([code])!r}: {exc}") from None
-            if self.frame_end is not None and reader.tell() > self.frame_end and not self.frame_divergence:
+            op_end = self.op_end if self.op_end is not None else reader.tell()
+            self.op_end = None
+            if self.frame_end is not None and op_end > self.frame_end and not self.frame_divergence:
                 self._diverged(f"opcode at offset {self.op_offset} crosses the end of its FRAME")
             self.index += 1
             if len(self.stack) > limits.max_stack_depth or len(self.metastack) > limits.max_stack_depth:
@@ -276,8 +280,19 @@ class Machine:
     def op_newfalse(self) -> None:
         self.push(Const(False))
 
+    def _text_line(self) -> bytes | LargeBytes:
+        """A protocol-0 string argument; huge ones (numpy arrays in protocol 0) stay symbolic."""
+        offset = self.reader.tell()
+        line, total = self.reader.readline(_LINE_KEEP)
+        if total > len(line):
+            return LargeBytes(offset, total, line[:PREFIX_KEEP], text=True)
+        return line
+
     def op_string(self) -> None:
-        line = self._line()
+        line = self._text_line()
+        if isinstance(line, LargeBytes):
+            self._const(line)
+            return
         if len(line) >= 2 and line[0] == line[-1] and line[:1] in (b"'", b'"'):
             data = codecs.escape_decode(line[1:-1])[0]
         else:
@@ -294,7 +309,10 @@ class Machine:
         self._const(_latin1(self._payload(self._uint(1), text=False)))
 
     def op_unicode(self) -> None:
-        line = self._line()
+        line = self._text_line()
+        if isinstance(line, LargeBytes):
+            self._const(line)
+            return
         self._const(Const(line.decode("raw-unicode-escape")))
 
     def op_binunicode(self) -> None:
@@ -546,6 +564,7 @@ class Machine:
         state = self.pop()
         obj = self.top()
         self.host.build(obj, state, self.site)
+        self.op_end = self.reader.tell()
         replaced = self.host.after_build(obj, self, self.site)
         if replaced is not None:
             self.stack[-1] = replaced

@@ -205,6 +205,23 @@ DUNDER_ACCESS = Rule(
     area=_AREA,
 )
 
+MONKEY_PATCH = Rule(
+    id="PKL014",
+    title="Loading changes an attribute of an imported module or class",
+    severity=Severity.HIGH,
+    confidence=Confidence.HIGH,
+    effect=Effect.SUSPICIOUS,
+    cwe=915,
+    description=(
+        "BUILD applied to an imported module, class or function sets attributes on it (monkey-patching): later "
+        "GLOBAL/STACK_GLOBAL lookups, and every other user of that module in the process, then get the injected "
+        "value. Picklers never produce this."
+    ),
+    remediation="Treat as unsafe: the stream rewires importable objects before using them.",
+    added="0.1.0",
+    area=_AREA,
+)
+
 RULES: tuple[Rule, ...] = (
     DANGEROUS_CALL,
     DANGEROUS_REFERENCE,
@@ -219,4 +236,5 @@ RULES: tuple[Rule, ...] = (
     STACKED_PICKLE,
     TRAILING_DATA,
     DUNDER_ACCESS,
+    MONKEY_PATCH,
 )

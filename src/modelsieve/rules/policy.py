@@ -78,9 +78,9 @@ class Policy:
                 break
         for pattern, kind in self.deny_patterns:
             depth = pattern.count(".") + 1
-            if depth <= len(parts) and fnmatch.fnmatchcase(".".join(parts[:depth]), pattern):
-                if best is None or depth > best[0]:
-                    best = (depth, kind)
+            matches = depth <= len(parts) and fnmatch.fnmatchcase(".".join(parts[:depth]), pattern)
+            if matches and (best is None or depth > best[0]):
+                best = (depth, kind)
         return best
 
     def _allowed(self, name: str) -> bool:

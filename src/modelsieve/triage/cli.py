@@ -7,7 +7,6 @@ library are imported here at start-up; the database layer loads on first use.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Iterator
@@ -105,11 +104,10 @@ def set_decision(
         raise _fail("--by must not be empty")
     with _store(db, create=True) as store:
         assert store is not None
-        fingerprints, shas = decision_context(store, parsed)
-        if fingerprints is None and parsed.kind is TargetKind.SHA256 and parsed.source != parsed.value:
-            # A path nobody recorded yet: scan it now so the decision knows which findings it covers.
+        if parsed.kind is TargetKind.SHA256 and parsed.source != parsed.value:
+            # A file at hand: scan and record it now, so the decision pins exactly the findings seen today.
             _record_file(store, parsed.source)
-            fingerprints, shas = decision_context(store, parsed)
+        fingerprints, shas = decision_context(store, parsed)
         decision = new_decision(
             parsed, chosen, note.strip(), reviewer, now_iso(), known_fingerprints=fingerprints, known_sha256s=shas
         )
@@ -363,6 +361,8 @@ def _name(target: Target) -> str:
 
 
 def _current_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

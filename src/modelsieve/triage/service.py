@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from modelsieve.model import FileResult, Finding, Report, RepoVerdict, Status
+from modelsieve.model import Effect, FileResult, Finding, Report, RepoVerdict, Status
 from modelsieve.triage.store import TriageStore
 from modelsieve.triage.targets import repo_in_target
 from modelsieve.triage.types import (
@@ -109,7 +109,8 @@ def _decided_status(decision: Decision, findings: tuple[Finding, ...], undecided
     if decision.status is not Status.KNOWN_FALSE_POSITIVE or decision.known_fingerprints is None:
         return decision.status, _describe(decision)
     known = set(decision.known_fingerprints)
-    new = [f for f in findings if f.suppressed is None and f.fingerprint not in known]
+    # Informational findings (no effect on the verdict) do not reopen a review.
+    new = [f for f in findings if f.suppressed is None and f.effect is not Effect.NONE and f.fingerprint not in known]
     if not new:
         return Status.KNOWN_FALSE_POSITIVE, _describe(decision)
     names = ", ".join(sorted({f"{f.rule_id} {f.subject}".strip() for f in new}))

@@ -9,14 +9,16 @@ concurrent recording.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, func, select, text
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.pool import StaticPool
 
@@ -36,6 +38,23 @@ _BUSY_TIMEOUT_MS = 30_000
 _MIGRATION_LOCK = 0x6D736976
 # Bound IN (...) lists: SQLite allows at most 32766 host parameters per statement.
 _CHUNK = 500
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _database_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Report a database that fails mid-operation (connection lost, disk full) as a TriageError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except DBAPIError as exc:
+            raise TriageError(f"triage database error: {_first_line(exc)}") from exc
+
+    return wrapper
 
 
 def now_iso() -> str:
@@ -64,6 +83,7 @@ class SqlStore:
 
     # -- scans ------------------------------------------------------------------------------------
 
+    @_database_errors
     def record_scan(self, report: Report, *, repo: str | None = None, revision: str | None = None) -> int:
         scan = ScanRow(
             tool_version=report.tool_version,
@@ -106,6 +126,7 @@ class SqlStore:
             session.flush()
             return scan.id
 
+    @_database_errors
     def latest_file_records(self, sha256s: Iterable[str]) -> Mapping[str, FileRecord]:
         wanted = sorted({s for s in sha256s if s})
         out: dict[str, FileRecord] = {}
@@ -121,6 +142,7 @@ class SqlStore:
                     out[row.sha256 or ""] = _file_record(row)
         return out
 
+    @_database_errors
     def latest_repo_scan(self, repo: str) -> tuple[ScanSummary, list[FileRecord]] | None:
         with Session(self.engine) as session:
             row = session.scalars(
@@ -134,6 +156,7 @@ class SqlStore:
                 return None
             return _scan_summary(row, len(row.files)), [_file_record(f) for f in row.files]
 
+    @_database_errors
     def recent_scans(self, limit: int = 20) -> list[ScanSummary]:
         with Session(self.engine) as session:
             counts = select(FileRow.scan_id, func.count(FileRow.id).label("n")).group_by(FileRow.scan_id).subquery()
@@ -147,6 +170,7 @@ class SqlStore:
 
     # -- decisions --------------------------------------------------------------------------------
 
+    @_database_errors
     def add_decisions(self, decisions: Sequence[Decision]) -> int:
         added = 0
         with self.engine.begin() as conn:
@@ -156,6 +180,7 @@ class SqlStore:
                 added += len(conn.execute(insert, _decision_values(d)).all())
         return added
 
+    @_database_errors
     def decisions_for(self, targets: Iterable[str]) -> list[Decision]:
         wanted = sorted(set(targets))
         rows: list[DecisionRow] = []
@@ -165,6 +190,7 @@ class SqlStore:
         rows.sort(key=lambda r: (r.decided_at, r.id))
         return [_decision(r) for r in rows]
 
+    @_database_errors
     def all_decisions(self) -> list[Decision]:
         with Session(self.engine) as session:
             rows = session.scalars(select(DecisionRow).order_by(DecisionRow.decided_at, DecisionRow.id))
@@ -198,10 +224,10 @@ def _make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
-    memory = url in ("sqlite://", "sqlite:///:memory:")
-    if not memory:
-        path = Path(url.split(":///", 1)[1])
-        path.parent.mkdir(parents=True, exist_ok=True)
+    database = make_url(url).database
+    memory = database in (None, "", ":memory:")
+    if database and not memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": _BUSY_TIMEOUT_MS / 1000},
@@ -314,8 +340,6 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
 def _safe(url: str) -> str:
     """The URL without its password, for messages."""
     try:
-        from sqlalchemy.engine import make_url
-
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "(malformed URL)"
