@@ -376,7 +376,7 @@ def generate(workdir: Path, families: set[str] | None) -> tuple[list[Fixture], l
                 else:
                     notes.append(f"{family}: skipped ({exc.name} not installed)")
                     continue
-            except Exception as exc:  # noqa: BLE001 - one broken generator must not stop the benchmark
+            except Exception as exc:  # one broken generator must not stop the benchmark
                 notes.append(f"{family}: generator failed: {type(exc).__name__}: {exc}")
                 continue
             fixtures.extend(Fixture(family, name, path, malicious) for name, path in made)
@@ -419,7 +419,7 @@ def render(rows: list[Row], notes: list[str]) -> str:
             ]
         )
     widths = [min(40, max(len(row[i]) for row in table)) for i in range(len(header))]
-    lines = ["  ".join(cell[:40].ljust(w) for cell, w in zip(row, widths)) for row in table]
+    lines = ["  ".join(cell[:40].ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table]
     benign = [r for r in rows if not r.fixture.malicious]
     attacks = [r for r in rows if r.fixture.malicious]
     lines.append("")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -238,6 +237,8 @@ class SandboxOutcome:
 
 def sandbox_render(source: str, *, timeout: float = 10.0, memory: int = 512 * 1024**2) -> SandboxOutcome:
     """Render in ImmutableSandboxedEnvironment in a child Python with rlimits; never in this process."""
+    import subprocess
+
     script = _SANDBOX_SCRIPT % {"mem": memory, "cpu": max(1, int(timeout))}
     try:
         proc = subprocess.run(

@@ -170,3 +170,34 @@ def test_sandbox_is_bounded() -> None:
 
 def test_mutated_files_never_crash(tmp_path: Path) -> None:
     fuzz_never_crashes(_write(tmp_path / "f.gguf", ct.MISTRAL).read_bytes())
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ cycler['__init__']['__globals__']['os'].popen('id').read() }}",
+        "{{ (joiner|attr('__init__')|attr('__glo' ~ 'bals__'))['os'].system('id') }}",
+        "{% set a = namespace.__init__ %}{% set b = a.__globals__ %}{{ b.__builtins__.eval('1') }}",
+        "{{ request.application.__globals__.__builtins__.__import__('os').popen('id').read() }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__()[0].__init__.__globals__['sys'].modules['os'].system('x') }}",
+    ],
+)
+def test_injection_variants_reach_execution(template: str) -> None:
+    from modelsieve.chat_template import analyse_template
+
+    verdict = analyse_template(template)
+    assert verdict.error is None
+    assert verdict.executes, verdict
+
+
+def test_big_endian_gguf_is_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "be.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama", endianess=gguf.GGUFEndian.BIG)
+    writer.add_chat_template(ct.cve_2024_34359(str(tmp_path / "never")))
+    writer.add_tensor("w1", np.arange(8, dtype=np.float32).byteswap().view(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    (finding,) = of_rule(scan_one(path), "GGF001")
+    assert finding.location.detail == "metadata: tokenizer.chat_template"

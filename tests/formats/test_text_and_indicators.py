@@ -96,6 +96,19 @@ def test_tokenizer_config_template_injection_is_ggf001(tmp_path: Path) -> None:
     assert not (tmp_path / "m").exists()
 
 
+def test_chat_template_jinja_file(tmp_path: Path) -> None:
+    benign = tmp_path / "chat_template.jinja"
+    benign.write_text(ct.LLAMA3)
+    result = scan_one(benign)
+    assert result.formats == ("text/jinja",)
+    assert result.verdict is Verdict.CLEAN, result.findings
+    evil = tmp_path / "evil" / "chat_template.jinja"
+    evil.parent.mkdir()
+    evil.write_text(ct.via_set_alias(str(tmp_path / "m")))
+    (finding,) = of_rule(scan_one(evil), "GGF001")
+    assert finding.location.detail == "chat template"
+
+
 # ---------------------------------------------------------------- YAML
 
 

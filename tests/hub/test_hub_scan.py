@@ -145,6 +145,12 @@ def test_missing_repo_revision_and_file(hub_env: FakeHub, opts: HubOptions) -> N
     assert _rules(entry) == {"HUB003"} and entry.verdict is Verdict.INCONCLUSIVE
 
 
+def test_malformed_target_is_an_error(hub_env: FakeHub, opts: HubOptions) -> None:
+    (result,) = scan("hf://acme", hub=opts).results
+    assert result.path == "hf://acme"
+    assert _rules(result) == {"HUB001"} and result.verdict is Verdict.INCONCLUSIVE
+
+
 def test_unreachable_hub_is_inconclusive(tmp_path: Path) -> None:
     options = HubOptions(config=HubConfig(endpoint="http://127.0.0.1:9", cache_dir=str(tmp_path), timeout=2))
     report = scan("hf://acme/benign", hub=options)
@@ -237,13 +243,13 @@ def test_paths_leaving_the_repository_are_refused(hub_env: FakeHub, opts: HubOpt
     from modelsieve.hub.client import safe_repo_path
 
     assert safe_repo_path("a/b/model.pkl")
-    for bad in ("../x.pkl", "a/../../x", "/etc/passwd", "C:/x", "a//b", "a\\b", ""):
-        assert not safe_repo_path(bad), bad
+    for name in ("../x.pkl", "a/../../x", "/etc/passwd", "C:/x", "a//b", "a\\b", ""):
+        assert not safe_repo_path(name), name
     hub_env.add(FakeRepo("acme/escape", {"../../outside.pkl": FakeFile(malicious_pickle()), "ok.pkl": FakeFile(b".")}))
     try:
         report = scan("hf://acme/escape", hub=opts)
     finally:
         del hub_env.repos[("model", "acme/escape")]
-    bad = next(r for r in report.results if "outside" in r.path)
-    assert _rules(bad) == {"HUB003"} and bad.verdict is Verdict.INCONCLUSIVE
+    escaped = next(r for r in report.results if "outside" in r.path)
+    assert _rules(escaped) == {"HUB003"} and escaped.verdict is Verdict.INCONCLUSIVE
     assert not list(tmp_path.rglob("outside.pkl"))

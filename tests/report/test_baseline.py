@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GETATTR, PARSE_ERROR, RCE, Writer
+from reportfix import GETATTR, PARSE_ERROR, RCE, Writer
 from typer.testing import CliRunner
 
 from modelsieve import baseline
@@ -27,7 +27,11 @@ def test_round_trip_is_deterministic(tmp_path: Path, write_fake: Writer) -> None
     entry = next(f for f in doc["files"] if f["path"].endswith("a.bin"))
     assert len(entry["sha256"]) == 64
     assert entry["findings"] == [
-        {"fingerprint": report.results[0].findings[0].fingerprint, "reason": "accepted in baseline", "rule_id": "PKL005"}
+        {
+            "fingerprint": report.results[0].findings[0].fingerprint,
+            "reason": "accepted in baseline",
+            "rule_id": "PKL005",
+        }
     ]
 
 
@@ -61,7 +65,11 @@ def test_incomplete_analysis_cannot_be_baselined(tmp_path: Path, write_fake: Wri
     accepted = baseline.from_results(report.results)
     assert accepted.suppressions == ()
     forged = baseline.Baseline(
-        (baseline.Suppression(report.results[0].sha256 or "", report.results[0].findings[0].fingerprint, "GEN001", "x"),)
+        (
+            baseline.Suppression(
+                report.results[0].sha256 or "", report.results[0].findings[0].fingerprint, "GEN001", "x"
+            ),
+        )
     )
     assert scan(tmp_path, ScanOptions(jobs=1), baseline=forged).results[0].verdict is Verdict.INCONCLUSIVE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import GETATTR, PARSE_ERROR, RCE, UNKNOWN_CALL, URL_INFO, Writer
+from reportfix import GETATTR, PARSE_ERROR, RCE, UNKNOWN_CALL, URL_INFO, Writer
 from typer.testing import CliRunner
 
 from modelsieve.cli import app

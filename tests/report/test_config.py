@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import GETATTR, RCE, UNKNOWN_CALL, Writer
+from reportfix import GETATTR, RCE, UNKNOWN_CALL, Writer
 from typer.testing import CliRunner
 
 from modelsieve import config

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import GETATTR, PARSE_ERROR, RCE, UNKNOWN_CALL, URL_INFO, Writer
+from reportfix import GETATTR, PARSE_ERROR, RCE, UNKNOWN_CALL, URL_INFO, Writer
 
 from modelsieve.api import scan
 from modelsieve.baseline import Baseline, Suppression

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 import yaml
-from conftest import RCE, Writer
+from reportfix import RCE, Writer
 from typer.testing import CliRunner
 
 from modelsieve.cli import app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import GETATTR, RCE, Writer
+from reportfix import GETATTR, RCE, Writer
 
 from modelsieve.api import scan
 from modelsieve.loading import loaded_by_default, name_reason, shard_names, unloaded_reasons

@@ -21,7 +21,10 @@ from modelsieve.source import Artifact
 class FormatScanner(Protocol):
     """One format family: recognise it by its bytes, then analyse it."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Short format name shown in reports ("pytorch", "gguf", ...)."""
+        ...
 
     def sniff(self, head: bytes, artifact: Artifact) -> bool:
         """True when the content is this format. ``head`` is the first 4096 bytes."""

@@ -116,16 +116,20 @@ def _is_zlib(h: bytes) -> bool:
 
 
 def _is_lzma_alone(h: bytes) -> bool:
-    if len(h) < 14 or h[0] >= 225:
+    """The .lzma header has no magic: accept only what encoders write (joblib, xz-utils, Python)."""
+    if len(h) < 14 or h[0] >= 225 or h[13] != 0:
         return False
     dict_size = int.from_bytes(h[1:5], "little")
-    if not 4096 <= dict_size <= 1 << 32:
+    top = 1 << (dict_size.bit_length() - 1) if dict_size else 0
+    if dict_size < 4096 or dict_size not in (top, top | top >> 1):
+        return False
+    size = int.from_bytes(h[5:13], "little")
+    if size != (1 << 64) - 1 and size >= 1 << 48:
         return False
     try:
-        lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(h, 64)
+        return bool(lzma.LZMADecompressor(lzma.FORMAT_ALONE).decompress(h, 64))
     except lzma.LZMAError:
         return False
-    return True
 
 
 KINDS: tuple[_Kind, ...] = (

@@ -47,9 +47,9 @@ def scanners() -> tuple[FormatScanner, ...]:
     found.append(numpy.NPY)
     found.append(torch.TORCH_LEGACY)
     found.append(joblib.JOBLIB)
+    found.append(archive.TAR)
     found.append(compressed.COMPRESSED)
     found.append(archive.SEVEN_Z)
-    found.append(archive.TAR)
     # TorchServe .mar / llamafile are zips with a known layout: ahead of the generic zip.
     found.append(other.ZIP_MODELS)
     found.append(archive.ZIP)

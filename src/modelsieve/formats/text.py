@@ -81,6 +81,10 @@ class TextScanner:
             if tree is not None:
                 kind = "python"
                 findings.extend(python_findings(tree, loc))
+            elif _is_chat_template(text):
+                # transformers saves templates as `chat_template.jinja`; recognised by content, not name.
+                kind = "jinja"
+                findings.extend(template_findings(text, loc.at(detail="chat template"), "chat_template"))
             else:
                 findings.extend(yaml_findings(text, loc))
         findings.extend(_dedupe_indicators(text, loc, findings))
@@ -108,6 +112,12 @@ class TextScanner:
                 )
             )
         return Analysis(formats=(f"{self.name}/large",), findings=tuple(findings))
+
+
+def _is_chat_template(text: str) -> bool:
+    if "{%" not in text and "{{" not in text:
+        return False
+    return re.search(r"\b(messages|bos_token|add_generation_prompt)\b", text) is not None
 
 
 def _json(text: str) -> Any:

@@ -227,10 +227,17 @@ def _decode_name(raw: bytes, flags: int) -> str:
         return raw.decode("cp437")
 
 
+def _read(artifact: Artifact, offset: int, n: int) -> bytes:
+    """Bounded read: offsets from hostile headers may point anywhere, even past what seek accepts."""
+    if offset < 0 or n <= 0 or offset >= artifact.size:
+        return b""
+    return artifact.read_at(offset, min(n, artifact.size - offset))
+
+
 def _find_eocd(artifact: Artifact) -> tuple[int, bytes] | None:
     tail_len = min(artifact.size, _EOCD.size + _MAX_COMMENT)
     start = artifact.size - tail_len
-    tail = artifact.read_at(start, tail_len)
+    tail = _read(artifact, start, tail_len)
     pos = tail.rfind(_EOCD_MAGIC)
     while pos >= 0:
         if pos + _EOCD.size <= len(tail):
@@ -243,7 +250,7 @@ def read_directory(artifact: Artifact, limits: Limits, *, local_headers: bool = 
     """Parse the central directory (and local headers); every failure becomes ``error``, never an exception."""
     try:
         return _read_directory(artifact, limits, local_headers)
-    except (struct.error, ValueError, OverflowError) as exc:
+    except (struct.error, ValueError, OverflowError, OSError) as exc:
         return ZipDirectory(entries=(), error=f"malformed zip structure: {exc}")
 
 
@@ -258,9 +265,9 @@ def _read_directory(artifact: Artifact, limits: Limits, local_headers: bool) -> 
     if disk != 0 or cd_disk != 0 or n_disk != n_total:
         quirks.append(ZipQuirk("multi-disk", "", "archive claims to span several disks", eocd_pos))
     locator_pos = eocd_pos - _ZIP64_LOCATOR.size
-    if locator_pos >= 0 and artifact.read_at(locator_pos, 4) == _ZIP64_LOCATOR_MAGIC:
-        _, _, z64_offset, _ = _ZIP64_LOCATOR.unpack(artifact.read_at(locator_pos, _ZIP64_LOCATOR.size))
-        rec = artifact.read_at(z64_offset, _ZIP64_EOCD.size)
+    if locator_pos >= 0 and _read(artifact, locator_pos, 4) == _ZIP64_LOCATOR_MAGIC:
+        _, _, z64_offset, _ = _ZIP64_LOCATOR.unpack(_read(artifact, locator_pos, _ZIP64_LOCATOR.size))
+        rec = _read(artifact, z64_offset, _ZIP64_EOCD.size)
         if len(rec) == _ZIP64_EOCD.size and rec[:4] == _ZIP64_EOCD_MAGIC:
             fields = _ZIP64_EOCD.unpack(rec)
             total, cd_size, cd_offset = fields[7], fields[8], fields[9]
@@ -269,9 +276,9 @@ def _read_directory(artifact: Artifact, limits: Limits, local_headers: bool) -> 
     declared = total
     # Data before the archive (self-extractors, prepended junk): Python's zipfile shifts offsets by this.
     shift = 0
-    if artifact.read_at(cd_offset, 4) != _CENTRAL_MAGIC and total:
+    if _read(artifact, cd_offset, 4) != _CENTRAL_MAGIC and total:
         candidate = eocd_pos - cd_size - cd_offset
-        if candidate > 0 and artifact.read_at(cd_offset + candidate, 4) == _CENTRAL_MAGIC:
+        if candidate > 0 and _read(artifact, cd_offset + candidate, 4) == _CENTRAL_MAGIC:
             shift = candidate
             quirks.append(ZipQuirk("prefix", "", f"{shift} bytes precede the archive", 0))
         else:
@@ -285,7 +292,7 @@ def _read_directory(artifact: Artifact, limits: Limits, local_headers: bool) -> 
         return ZipDirectory(
             entries=(), error=f"central directory of {cd_size} bytes is too large", error_offset=eocd_pos
         )
-    cd = artifact.read_at(cd_offset + shift, cd_size)
+    cd = _read(artifact, cd_offset + shift, cd_size)
     entries: list[ZipEntry] = []
     pos = 0
     truncated_listing = False
@@ -365,11 +372,11 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
 
 
 def _with_local(artifact: Artifact, entry: ZipEntry, shift: int) -> ZipEntry:
-    head = artifact.read_at(entry.header_offset, _LOCAL.size)
+    head = _read(artifact, entry.header_offset, _LOCAL.size)
     if len(head) < _LOCAL.size or head[:4] != LOCAL_MAGIC:
         return _replace(entry, local_problem="no local header at the offset the central directory gives")
     _, _, lflags, _, _, _, _, _, _, nlen, xlen = _LOCAL.unpack(head)
-    raw_local = artifact.read_at(entry.header_offset + _LOCAL.size, nlen)
+    raw_local = _read(artifact, entry.header_offset + _LOCAL.size, nlen)
     data_offset = entry.header_offset + _LOCAL.size + nlen + xlen
     problem = None
     if data_offset + entry.compressed_size > artifact.size:
@@ -531,11 +538,11 @@ def read_head(artifact: Artifact, entry: ZipEntry, n: int) -> bytes:
         return b""
     avail = max(0, min(entry.compressed_size, artifact.size - entry.data_offset))
     if entry.method == METHOD_STORED:
-        return artifact.read_at(entry.data_offset, min(n, avail, entry.size or avail))
+        return _read(artifact, entry.data_offset, min(n, avail, entry.size or avail))
     if entry.method == METHOD_DEFLATE:
         d = zlib.decompressobj(-15)
         try:
-            return d.decompress(artifact.read_at(entry.data_offset, min(avail, _CHUNK)), n)
+            return d.decompress(_read(artifact, entry.data_offset, min(avail, _CHUNK)), n)
         except zlib.error:
             return b""
     return b""
@@ -596,7 +603,7 @@ class _RatioExceeded(Exception):
 def _raw_chunks(artifact: Artifact, start: int, length: int) -> Iterator[bytes]:
     pos = 0
     while pos < length:
-        data = artifact.read_at(start + pos, min(_CHUNK, length - pos))
+        data = _read(artifact, start + pos, min(_CHUNK, length - pos))
         if not data:
             return
         pos += len(data)

@@ -147,7 +147,7 @@ def scan_repo(
         ref = parse(target)
     except ValueError as exc:
         run = RepoScan(client, RepoRef("invalid/target"), None, options, hub, progress)
-        run.skipped.append(SkippedItem(target, f"not a Hub target: {exc}"))
+        run.emit(_error_result(target, HubError("not-found", f"not a repository reference: {exc}"), options))
         return run
     run = RepoScan(client, ref, ref.revision, options, hub, progress)
     try:
