@@ -7,26 +7,24 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from modelsieve import __version__
+from modelsieve import __version__, executors
 from modelsieve.baseline import Baseline
 from modelsieve.dispatch import analyse, make_context
 from modelsieve.loading import MAX_INDEX_BYTES, loaded_by_default, shard_names, unloaded_reasons
 from modelsieve.model import Analysis, FileResult, Finding, Location, Report
 from modelsieve.options import ScanOptions
 from modelsieve.rules import general
+from modelsieve.rules.base import Rule
 from modelsieve.rules.catalog import RULESET_VERSION
 from modelsieve.source import Artifact
 from modelsieve.verdict import auto_status, file_verdict, repo_verdict
 from modelsieve.walk import FileTarget, expand
 
 ProgressCallback = Callable[[FileResult], None]
-
-_PARALLEL_MIN_FILES = 4
 
 
 def scan(
@@ -69,22 +67,8 @@ def scan(
 
 
 def _scan_all(files: list[FileTarget], options: ScanOptions, progress: ProgressCallback | None) -> list[FileResult]:
-    jobs = options.jobs or (os.cpu_count() or 1)
-    if jobs <= 1 or len(files) < _PARALLEL_MIN_FILES:
-        results = []
-        for target in files:
-            result = scan_file(target, options)
-            if progress:
-                progress(result)
-            results.append(result)
-        return results
-    with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
-        results = []
-        for result in pool.map(scan_file, files, [options] * len(files), chunksize=1):
-            if progress:
-                progress(result)
-            results.append(result)
-        return results
+    executor = executors.choose(options, len(files))
+    return list(executor.map(executors.Job(scan=scan_file, fail=failed_result), files, options, progress))
 
 
 def scan_file(target: FileTarget, options: ScanOptions) -> FileResult:
@@ -111,6 +95,12 @@ def scan_file(target: FileTarget, options: ScanOptions) -> FileResult:
         loaded=loaded_by_default(target.relative),
         duration=time.monotonic() - t0,
     )
+
+
+def failed_result(target: FileTarget, options: ScanOptions, reason: str, *, rule: Rule = general.INTERNAL_ERROR) -> FileResult:
+    """The inconclusive result of a file whose scan could not run (a worker failed or cannot see the file)."""
+    analysis = Analysis(findings=(rule.finding(Location(path=target.display), reason, subject="worker", evidence=reason),))
+    return build_result(target.display, 0, None, analysis, options, loaded=loaded_by_default(target.relative))
 
 
 def build_result(

@@ -65,7 +65,8 @@ Exit codes:
      outside the allow-list, rules PKL003/PKL004)
   2  nothing reaches the threshold, but a file was not fully analysed
      (inconclusive, not analysed, unreadable) or a path does not exist
-  3  bad settings: unreadable --config or --baseline, unknown key
+  3  bad settings: unreadable --config or --baseline, unknown key,
+     unusable --cluster (dask missing, no scheduler or workers)
 
 --fail-on takes a file verdict or a finding severity:
   suspicious  (default) fail on suspicious or malicious files
@@ -82,6 +83,13 @@ Files that standard loading never reads (training_args.bin, optimizer
 states, checkpoint-N/ folders, pytorch_model.bin beside model.safetensors,
 shards not listed in the index) are reported and labelled, and count for
 the verdict and exit code only with --include-unloaded.
+
+--cluster ADDRESS scans on a Dask cluster (pip install
+'modelsieve[distributed]'): a scheduler address such as
+tcp://10.0.0.5:8786, or "local" for a cluster of --jobs processes on this
+machine. Workers read the files themselves, so they must see them at the
+same absolute paths (a shared filesystem); a file a worker cannot read or
+fails on is reported inconclusive (GEN005/GEN006), never clean.
 """
 
 
@@ -132,6 +140,10 @@ def scan(
         typer.Option("--write-baseline", help="Write every current finding to this baseline file.", dir_okay=False),
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per core).")] = 0,
+    cluster: Annotated[
+        Optional[str],
+        typer.Option("--cluster", metavar="ADDRESS", help="Scan on a Dask scheduler (tcp://HOST:PORT) or 'local'."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show clean files and INFO findings.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress display on a terminal.")] = True,
     record: Annotated[bool, typer.Option("--record", help="Store this scan in the triage database.")] = False,
@@ -161,6 +173,7 @@ def scan(
         select=frozenset(s.upper() for s in (select if select is not None else settings.select or ())),
         ignore=frozenset(s.upper() for s in (ignore if ignore is not None else settings.ignore or ())),
         jobs=jobs,
+        cluster=cluster,
         # Baselines match files by sha256, so every file must be hashed whatever its size.
         always_hash=accepted is not None or write_baseline is not None,
     )
@@ -169,10 +182,16 @@ def scan(
     db_url = triage_cli.scan_database(db, record)
     if db_url:  # review decisions are looked up by sha256 too
         options = dataclasses.replace(options, always_hash=True)
-    if progress and sys.stderr.isatty():
-        report = _scan_with_progress(run_scan, paths, options, accepted)
-    else:
-        report = run_scan(paths, options, baseline=accepted)
+    from modelsieve.executors import ClusterError
+
+    try:
+        if progress and sys.stderr.isatty():
+            report = _scan_with_progress(run_scan, paths, options, accepted)
+        else:
+            report = run_scan(paths, options, baseline=accepted)
+    except ClusterError as exc:
+        typer.echo(f"modelsieve: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     report, review_text = triage_cli.review(report, db_url, record=record)
     if write_baseline is not None:
         baseline_mod.write(write_baseline, baseline_mod.from_results(report.results))

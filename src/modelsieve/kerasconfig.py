@@ -239,7 +239,11 @@ def _reference_behaviour(target: str, module: str) -> Behaviour:
     behaviour = codeinspect.classify(call)
     if behaviour is None and module in ("posix", "nt"):
         behaviour = codeinspect.classify(codeinspect.CodeCall("os." + target.split(".", 1)[-1], "", None))
-    return behaviour or Behaviour(BehaviourKind.EXECUTES_CODE, f"imports and calls `{target}`")
+    if behaviour is None:
+        return Behaviour(BehaviourKind.EXECUTES_CODE, f"imports and calls `{target}`")
+    if target in behaviour.description:
+        return behaviour
+    return Behaviour(behaviour.kind, f"{behaviour.description} via `{target}`")
 
 
 def _gadget_behaviour(target: str, leaf: str) -> Behaviour:

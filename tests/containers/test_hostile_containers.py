@@ -134,3 +134,44 @@ def test_mutated_containers_never_raise(
     result = scan_one(path)
     assert result.verdict is not None
     assert not [f for f in result.findings if f.rule_id == "GEN006"], describe(result)
+
+
+def test_unsupported_compression_method_is_inconclusive(tmp_path: Path) -> None:
+    import struct
+
+    data = bytearray(build_zip([Member("model.pkl", b"\x80\x02}q\x00.")]))
+    for sig, off in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        pos = data.find(sig)
+        struct.pack_into("<H", data, pos + off, 9)  # deflate64
+    path = tmp_path / "d64.zip"
+    path.write_bytes(bytes(data))
+    result = scan_one(path)
+    found = of_rule(result, "ZIP007")
+    assert found and "deflate64" in found[0].message, describe(result)
+    assert result.verdict is Verdict.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("method", ["bzip2", "lzma"])
+def test_zip_members_in_bzip2_and_lzma_are_decoded(method: str, tmp_path: Path) -> None:
+    import zipfile
+
+    from ct_scan import assert_runs_os_system
+
+    compression = {"bzip2": zipfile.ZIP_BZIP2, "lzma": zipfile.ZIP_LZMA}[method]
+    path = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(path, "w", compression) as z:
+        z.writestr("weights/readme.md", "# model\n" * 100)
+        z.writestr("weights/model.ckpt", evil_pickle(tmp_path / "MARKER"))
+    assert_runs_os_system(scan_one(path), ("weights/model.ckpt",))
+
+
+def test_truncated_malicious_checkpoint_still_shows_its_payload(torch_checkpoint: Path, tmp_path: Path) -> None:
+    """Central directory cut off: members are salvaged from local headers, the break is reported."""
+    from ct_scan import assert_runs_os_system
+
+    data = _evil_zip(torch_checkpoint, tmp_path / "MARKER")
+    path = tmp_path / "partial.pt"
+    path.write_bytes(data[: data.find(b"PK\x01\x02") - 3])
+    result = scan_one(path)
+    assert of_rule(result, "GEN001"), describe(result)
+    assert_runs_os_system(result, ("archive/data.pkl",))

@@ -140,3 +140,19 @@ def test_truncated_npy_is_a_parse_error(cut: int, tmp_path: Path) -> None:
     path.write_bytes(full.read_bytes()[:cut])
     result = scan_one(path)
     assert of_rule(result, "GEN001"), describe(result)
+
+
+def test_joblib_object_array_nested_pickle(tmp_path: Path) -> None:
+    """An object-dtype array in a joblib dump is itself a pickle spliced into the stream, between raw arrays."""
+    import joblib
+
+    marker = tmp_path / "MARKER"
+    objects = np.empty(2, dtype=object)
+    with pickled_as_os_system():
+        objects[0] = TouchMarker(marker)
+        objects[1] = 3
+        path = tmp_path / "estimator.pkl"
+        joblib.dump({"coef": np.arange(10.0), "objs": objects, "bias": np.ones(3)}, path)
+    assert prove_many({"j": (f"import joblib; joblib.load({str(path)!r})", marker)})["j"]
+    result = scan_one(path)
+    assert_runs_os_system(result, ())

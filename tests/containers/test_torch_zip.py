@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ct_payloads import evil_pickle, prove_many, proves
+from ct_payloads import evil_pickle, prove_many
 from ct_scan import assert_runs_os_system, describe, of_rule, scan_one
 from ct_zipcraft import Member, build_zip, torch_members
 
@@ -118,16 +118,52 @@ def test_quirked_torch_zip_payload_found(quirk: str, quirk_cases: dict[str, tupl
     assert not marker.exists()
 
 
-def test_zip64_torch_archive(torch_checkpoint: Path, marker: Path, tmp_path: Path) -> None:
-    path = tmp_path / "model.ckpt"
-    path.write_bytes(build_zip(_evil_members(torch_checkpoint, marker), zip64=True))
-    assert proves(_torch_load(path), marker)
+@pytest.fixture(scope="session")
+def variants(torch_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, bool]]:
+    """Archives for the tests below, proved against torch in one interpreter."""
+    builders: dict[str, Callable[[Path], bytes]] = {
+        "zip64": lambda m: build_zip(_evil_members(torch_checkpoint, m), zip64=True),
+    }
+    for position in DUP_POSITIONS:
+        builders[f"dup{position}"] = lambda m, p=position: build_zip(_with_duplicate(torch_checkpoint, m, p))
+    for bit in REFUSED_BITS:
+        builders[f"flag{bit}"] = lambda m, b=bit: build_zip(_with_central_flag(torch_checkpoint, m, b))
+    cases: dict[str, tuple[str, Path]] = {}
+    paths: dict[str, Path] = {}
+    for key, build in builders.items():
+        folder = tmp_path_factory.mktemp(key)
+        paths[key] = folder / "model.ckpt"
+        paths[key].write_bytes(build(folder / "MARKER"))
+        cases[key] = (_torch_load(paths[key]), folder / "MARKER")
+    proven = prove_many(cases)
+    return {k: (paths[k], proven[k]) for k in paths}
+
+
+DUP_POSITIONS = [0, 1, 5, 7]
+REFUSED_BITS = [0x0001, 0x0020, 0x0040]
+
+
+def _with_duplicate(checkpoint: Path, marker: Path, position: int) -> list[Member]:
+    members = [Member(n, d) for n, d in torch_members(str(checkpoint))]
+    members.insert(position, Member("archive/data.pkl", evil_pickle(marker)))
+    return members
+
+
+def _with_central_flag(checkpoint: Path, marker: Path, bit: int) -> list[Member]:
+    members = _evil_members(checkpoint, marker)
+    _data_pkl(members).central_flags = bit
+    return members
+
+
+def test_zip64_torch_archive(variants: dict[str, tuple[Path, bool]]) -> None:
+    path, torch_ran_it = variants["zip64"]
+    assert torch_ran_it
     assert_runs_os_system(scan_one(path), ("archive/data.pkl",))
 
 
-@pytest.mark.parametrize("position", [0, 1, 5, 7])
+@pytest.mark.parametrize("position", DUP_POSITIONS)
 def test_duplicate_names_scanner_picks_the_copy_torch_reads(
-    position: int, torch_checkpoint: Path, marker: Path, tmp_path: Path
+    position: int, variants: dict[str, tuple[Path, bool]]
 ) -> None:
     """Two data.pkl: which one torch reads depends on miniz's heap sort, emulated exactly.
 
@@ -138,15 +174,11 @@ def test_duplicate_names_scanner_picks_the_copy_torch_reads(
     from modelsieve.model import Location
     from modelsieve.source import Artifact
 
-    members = [Member(n, d) for n, d in torch_members(str(torch_checkpoint))]
-    members.insert(position, Member("archive/data.pkl", evil_pickle(marker)))
-    path = tmp_path / "dup.pt"
-    path.write_bytes(build_zip(members))
+    path, torch_runs_it = variants[f"dup{position}"]
     with open(path, "rb") as f:
         directory = zl.read_directory(Artifact(f, path.stat().st_size, Location(str(path)), path.name), Limits())
     chosen = directory.locate("archive/data.pkl")
     assert chosen is not None
-    torch_runs_it = proves(_torch_load(path), marker)
     assert torch_runs_it == (chosen.index == position)
     result = scan_one(path)
     expected = "archive/data.pkl" if torch_runs_it else f"archive/data.pkl#{position}"
@@ -156,16 +188,16 @@ def test_duplicate_names_scanner_picks_the_copy_torch_reads(
     assert layout and f"entry #{chosen.index}" in layout[0].message
 
 
-@pytest.mark.parametrize("bit", [0x0001, 0x0020, 0x0040])
-def test_flag_bits_torch_refuses_are_still_analysed(
-    bit: int, torch_checkpoint: Path, marker: Path, tmp_path: Path
-) -> None:
+def test_duplicate_emulation_covers_both_outcomes(variants: dict[str, tuple[Path, bool]]) -> None:
+    outcomes = {variants[f"dup{p}"][1] for p in DUP_POSITIONS}
+    assert outcomes == {True, False}
+
+
+@pytest.mark.parametrize("bit", REFUSED_BITS)
+def test_flag_bits_torch_refuses_are_still_analysed(bit: int, variants: dict[str, tuple[Path, bool]]) -> None:
     """Central encryption/patch bits make miniz refuse the member; the plaintext pickle is analysed anyway."""
-    members = _evil_members(torch_checkpoint, marker)
-    _data_pkl(members).central_flags = bit
-    path = tmp_path / "flags.pt"
-    path.write_bytes(build_zip(members))
-    assert not proves(_torch_load(path), marker)
+    path, torch_ran_it = variants[f"flag{bit}"]
+    assert not torch_ran_it
     result = scan_one(path)
     assert of_rule(result, "ZIP002"), describe(result)
     assert_runs_os_system(result, ("archive/data.pkl",))

@@ -107,6 +107,9 @@ def test_chat_template_jinja_file(tmp_path: Path) -> None:
     evil.write_text(ct.via_set_alias(str(tmp_path / "m")))
     (finding,) = of_rule(scan_one(evil), "GGF001")
     assert finding.location.detail == "chat template"
+    readme = tmp_path / "README.md"
+    readme.write_text("# Usage\n\nThe template loops `{% for m in messages %}` over messages {{ like this.\n")
+    assert scan_one(readme).verdict is Verdict.CLEAN
 
 
 # ---------------------------------------------------------------- YAML

@@ -242,3 +242,29 @@ def test_submodule_of_dangerous_module_is_dangerous() -> None:
     assert subjects(P2 + call(target, pickle.NONE, bu("touch x")) + pickle.STOP) == [
         "asyncio.unix_events._UnixSubprocessTransport._start"
     ]
+
+
+def test_setattr_monkey_patch_then_lookup() -> None:
+    patch = call(g("builtins", "setattr"), g("glob", "os"), bu("nice"), g("os", "system"))
+    analysis = analyse(P2 + patch + pickle.POP + call(g("os", "nice"), bu("ls")) + pickle.STOP)
+    assert "PKL014" in ids(analysis)
+    assert "os.system" in [f.subject for f in of(analysis, "PKL001")]
+
+
+def test_py2_apply_invokes_its_function() -> None:
+    assert subjects(b"c__builtin__\napply\n(cos\nsystem\n(S'ls'\nttR.") == ["os.system"]
+
+
+def test_gadget_object_alone_is_only_a_capability() -> None:
+    data = P2 + call(g("bdb", "Bdb")) + pickle.STOP
+    analysis = analyse(data)
+    assert "PKL001" not in ids(analysis)
+    assert [f.subject for f in of(analysis, "PKL002")] == ["bdb.Bdb"]
+
+
+def test_gadget_method_call_is_dangerous() -> None:
+    interp = call(g("code", "InteractiveInterpreter"))
+    run = call(call(g("builtins", "getattr"), interp, bu("runcode")), bu("print(1)"))
+    analysis = analyse(P2 + run + pickle.STOP)
+    assert "code.InteractiveInterpreter.runcode" in [f.subject for f in of(analysis, "PKL001")]
+    assert any("executes Python code: `print(1)`" in d for d in behaviours(analysis))

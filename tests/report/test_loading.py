@@ -11,6 +11,7 @@ from modelsieve.api import scan
 from modelsieve.loading import loaded_by_default, name_reason, shard_names, unloaded_reasons
 from modelsieve.model import Verdict
 from modelsieve.options import ScanOptions
+from modelsieve.report import html
 
 
 def test_training_by_products_are_not_loaded() -> None:
@@ -77,6 +78,7 @@ def test_repository_verdict_weighs_unloaded_files_separately(tmp_path: Path, wri
     assert len(s.unloaded) == 3
     assert any("weighed separately" in r and "pytorch_model.bin" in r for r in s.reasons)
 
+    assert "do not load them by hand" in html.render(report)
     counted = scan(tmp_path, ScanOptions(jobs=1, include_unloaded=True)).summary
     assert counted.verdict is Verdict.MALICIOUS
     assert any(p.endswith("pytorch_model.bin") for p in counted.deciding)

@@ -46,6 +46,9 @@ class ZipArchiveScanner:
         directory = zl.read_directory(artifact, ctx.limits)
         findings = zl.quirk_findings(directory, loc, ctx.limits)
         result = Analysis(formats=(self.name,))
+        if directory.error and not directory.entries:
+            salvaged = zl.salvage_local_entries(artifact, ctx.limits)
+            directory = zl.ZipDirectory(entries=salvaged, error=directory.error)
         if any(f.rule_id == rules.ARCHIVE_BOMB.id and f.subject == "overlap" for f in findings):
             # Overlapping members exist only to multiply expansion; decoding them is the attack.
             return result.merge(Analysis(findings=tuple(findings)))

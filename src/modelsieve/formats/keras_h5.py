@@ -1,14 +1,21 @@
 """HDF5 files, and the Keras models stored in them (legacy ``.h5`` format).
 
 The HDF5 superblock signature sits at offset 0 or at a power-of-two userblock
-offset (512, 1024, ...). h5py reads only the attributes Keras stores
+offset (512, 1024, ...). Only the attributes Keras stores are read
 (``model_config``, ``training_config``, ``keras_version``, ``backend``); no
-tensor data is read and Keras is never imported.
+tensor data is read and Keras is never imported. The HDF5 C library can crash
+on hostile files, so h5py runs in a separate, resource-limited process
+(``modelsieve._h5worker``); a crash there is an inconclusive finding here.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 
 from modelsieve import kerasconfig
@@ -20,6 +27,7 @@ from modelsieve.source import Artifact
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _MAX_USERBLOCK = 1 << 24
 _CONFIG_ATTRS = ("model_config", "training_config")
+_WORKER_TIMEOUT = 60.0
 
 
 def hdf5_offset(head: bytes, artifact: Artifact) -> int | None:
@@ -46,86 +54,82 @@ class KerasH5Scanner:
         return hdf5_offset(head, artifact) is not None
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> Analysis:
-        import h5py
-
-        try:
-            artifact.stream.seek(0)
-            handle = h5py.File(artifact.stream, "r")
-        except Exception as exc:  # any HDF5 library error means unreadable content
+        answer = _read_attributes(artifact, ctx)
+        if not answer.get("ok"):
             return Analysis(
                 formats=(self.name,),
                 findings=(
                     general.PARSE_ERROR.finding(
                         artifact.location.at(offset=0),
-                        f"HDF5 file could not be opened: {type(exc).__name__}: {exc}",
+                        f"HDF5 file could not be read: {answer.get('error', 'unknown error')}",
                         subject="hdf5",
-                        evidence=str(exc)[:300],
+                        evidence=str(answer.get("error", ""))[:300],
                     ),
                 ),
             )
-        try:
-            with handle:
-                return self._scan_open(handle, artifact, ctx)
-        except Exception as exc:  # a corrupt object deep in the file
-            return Analysis(
-                formats=(self.name,),
-                findings=(
-                    general.PARSE_ERROR.finding(
-                        artifact.location,
-                        f"HDF5 content could not be read: {type(exc).__name__}: {exc}",
-                        subject="hdf5",
-                        evidence=str(exc)[:300],
-                    ),
-                ),
-            )
-
-    def _scan_open(self, handle: object, artifact: Artifact, ctx: ScanContext) -> Analysis:
-        attrs = handle.attrs  # type: ignore[attr-defined]
+        attrs = answer.get("attrs")
+        attrs = attrs if isinstance(attrs, dict) else {}
         formats: list[str] = [self.name]
         findings: list[Finding] = []
         for attr in _CONFIG_ATTRS:
-            if attr not in attrs:
+            value = attrs.get(attr)
+            if not isinstance(value, dict):
                 continue
             if attr == "model_config":
                 formats.append("keras-h5")
-            findings.extend(_config_findings(attrs, attr, artifact.location, ctx))
+            findings.extend(_config_findings(value, attr, artifact.location, ctx))
             ctx.check_time()
         return Analysis(formats=tuple(formats), findings=tuple(findings))
 
 
-def _config_findings(attrs: object, attr: str, location: Location, ctx: ScanContext) -> list[Finding]:
+def _read_attributes(artifact: Artifact, ctx: ScanContext) -> dict[str, object]:
+    path = getattr(artifact.stream, "name", None)
+    if artifact.depth == 0 and isinstance(path, str) and os.path.isfile(path):
+        return _run_worker(path, ctx)
+    # Nested members (e.g. model.weights.h5 in a .keras zip) are copied to a private temporary file.
+    with tempfile.NamedTemporaryFile(prefix="modelsieve-", suffix=".h5") as tmp:
+        artifact.stream.seek(0)
+        shutil.copyfileobj(artifact.stream, tmp, 1 << 20)
+        tmp.flush()
+        return _run_worker(tmp.name, ctx)
+
+
+def _run_worker(path: str, ctx: ScanContext) -> dict[str, object]:
+    from modelsieve import _h5worker
+
+    cmd = [sys.executable, "-I", _h5worker.__file__, path, str(ctx.limits.max_header_bytes)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=_WORKER_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"HDF5 reader gave no answer within {_WORKER_TIMEOUT:g}s"}
+    except OSError as exc:
+        return {"ok": False, "error": f"HDF5 reader could not start: {exc}"}
+    try:
+        answer = json.loads(proc.stdout)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        status = proc.returncode
+        how = f"signal {-status}" if status < 0 else f"exit status {status}"
+        return {"ok": False, "error": f"the HDF5 library crashed on this file ({how})"}
+    return answer
+
+
+def _config_findings(value: dict[str, object], attr: str, location: Location, ctx: ScanContext) -> list[Finding]:
     where = location.at(detail=f"attribute: {attr}")
-    try:
-        size = attrs.get_id(attr).get_storage_size()  # type: ignore[attr-defined]
-    except Exception:  # size unknown: read it and rely on the library's own checks
-        size = 0
-    if size > ctx.limits.max_header_bytes:
+    if "too_large" in value:
         return [
             general.LIMIT_EXCEEDED.finding(
                 where,
-                f"`{attr}` attribute is {size} bytes, over the {ctx.limits.max_header_bytes}-byte bound; "
-                "the model config was not analysed",
+                f"`{attr}` attribute is {value['too_large']} bytes, over the {ctx.limits.max_header_bytes}-byte "
+                "bound; the model config was not analysed",
                 subject=attr,
             )
         ]
-    try:
-        value = attrs[attr]  # type: ignore[index]
-    except Exception as exc:
-        return [general.PARSE_ERROR.finding(where, f"`{attr}` attribute unreadable: {exc}", subject=attr)]
-    text = _as_text(value)
-    if text is None:
+    text = value.get("text")
+    if not isinstance(text, str):
         return [
-            general.PARSE_ERROR.finding(where, f"`{attr}` attribute is not text ({type(value).__name__})", subject=attr)
-        ]
-    if len(text) > ctx.limits.max_header_bytes:
-        # Variable-length strings report no storage size up front; the bound is applied once read.
-        return [
-            general.LIMIT_EXCEEDED.finding(
-                where,
-                f"`{attr}` attribute is {len(text)} characters, over the {ctx.limits.max_header_bytes} bound; "
-                "the model config was not analysed",
-                subject=attr,
-            )
+            general.PARSE_ERROR.finding(where, f"`{attr}` attribute unreadable: {value.get('error')}", subject=attr)
         ]
     try:
         config = json.loads(text)
@@ -138,25 +142,6 @@ def _config_findings(attrs: object, attr: str, location: Location, ctx: ScanCont
             )
         ]
     return list(kerasconfig.analyse_config(config, location))
-
-
-def _as_text(value: object) -> str | None:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, str):
-        return value
-    # h5py returns numpy scalars/arrays for some string encodings.
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            inner = item()
-        except (ValueError, TypeError):
-            return None
-        if isinstance(inner, bytes):
-            return inner.decode("utf-8", errors="replace")
-        if isinstance(inner, str):
-            return inner
-    return None
 
 
 SCANNER = KerasH5Scanner()

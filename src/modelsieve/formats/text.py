@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from modelsieve.chat_template import template_findings
+from modelsieve.chat_template import analyse_template, template_findings
 from modelsieve.formats.base import ScanContext
 from modelsieve.indicators import find_indicators, indicator_findings
 from modelsieve.model import Analysis, Behaviour, BehaviourKind, Finding, Location
@@ -117,7 +117,10 @@ class TextScanner:
 def _is_chat_template(text: str) -> bool:
     if "{%" not in text and "{{" not in text:
         return False
-    return re.search(r"\b(messages|bos_token|add_generation_prompt)\b", text) is not None
+    if re.search(r"\b(messages|bos_token|add_generation_prompt)\b", text) is None:
+        return False
+    # A README that quotes template snippets is not a template: only whole, valid Jinja counts.
+    return analyse_template(text).error is None
 
 
 def _json(text: str) -> Any:

@@ -17,12 +17,15 @@ from typing import BinaryIO
 
 from modelsieve.formats import ziplenient as zl
 from modelsieve.formats.base import ScanContext
+from modelsieve.limits import Limits
 from modelsieve.model import Analysis, Effect, Finding, Location, Severity
 from modelsieve.rules import containers_rules as rules
 from modelsieve.rules import general
 from modelsieve.source import Artifact
 
 _PICKLE_PEEK = 16
+# sniff() gets no context; the default member cap bounds the directory it reads.
+_SNIFF_LIMITS = Limits()
 _CODE_CAP = 4 * 1024**2
 # The legacy format's first pickle: protocol 2, LONG1 of the magic number 0x1950a86a20f9469cfc6c, STOP.
 _LEGACY_MAGIC = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -84,7 +87,7 @@ class TorchZipScanner:
     def sniff(self, head: bytes, artifact: Artifact) -> bool:
         if not head.startswith(zl.LOCAL_MAGIC):
             return False
-        directory = zl.read_directory(artifact, _sniff_limits(), local_headers=False)
+        directory = zl.read_directory(artifact, _SNIFF_LIMITS, local_headers=False)
         if not directory.entries:
             return False
         layout = _layout(directory)
@@ -128,12 +131,6 @@ class TorchZipScanner:
             ctx.check_time()
             result = result.merge(_other_member(artifact, directory, entry, ctx, findings))
         return result.merge(Analysis(findings=tuple(findings)))
-
-
-def _sniff_limits():  # type: ignore[no-untyped-def]
-    from modelsieve.limits import Limits
-
-    return Limits()
 
 
 def _layout_findings(directory: zl.ZipDirectory, layout: _Layout, artifact: Artifact) -> list[Finding]:

@@ -22,6 +22,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, BinaryIO
 
 from modelsieve.limits import Limits
@@ -130,14 +131,18 @@ class ZipDirectory:
 
     def locate(self, name: str) -> ZipEntry | None:
         """The entry miniz (PyTorch) returns for ``name``: case-insensitive binary search on its heap sort."""
-        if not self.entries:
+        # miniz indexes only as many entries as the end record declares.
+        visible = (
+            self.entries[: self.declared_entries] if 0 < self.declared_entries < len(self.entries) else self.entries
+        )
+        if not visible:
             return None
-        order = _miniz_sorted(self.entries)
+        order = self._miniz_order if visible is self.entries else _miniz_sorted(visible)
         target = name.encode("utf-8", "surrogateescape")
         lo, hi = 0, len(order) - 1
         while lo <= hi:
             mid = lo + ((hi - lo) >> 1)
-            entry = self.entries[order[mid]]
+            entry = visible[order[mid]]
             cmp = _miniz_compare(entry.raw_name, target)
             if cmp == 0:
                 return entry
@@ -146,6 +151,10 @@ class ZipDirectory:
             else:
                 hi = mid - 1
         return None
+
+    @cached_property
+    def _miniz_order(self) -> list[int]:
+        return _miniz_sorted(self.entries)
 
     def last(self, name: str) -> ZipEntry | None:
         """The entry Python's zipfile returns for ``name`` (the last one wins)."""
@@ -168,20 +177,17 @@ class Extracted:
     limit_hit: str | None = None
 
 
-def _lower(b: int) -> int:
-    return b + 32 if 65 <= b <= 90 else b
+_LOWER = bytes(b + 32 if 65 <= b <= 90 else b for b in range(256))
+
+
+def _miniz_key(name: bytes) -> bytes:
+    """miniz compares names byte by byte after ASCII lower-casing, shorter prefix first: bytes order."""
+    return name.translate(_LOWER)
 
 
 def _miniz_compare(left: bytes, right: bytes) -> int:
-    for a, b in zip(left, right, strict=False):
-        la, lb = _lower(a), _lower(b)
-        if la != lb:
-            return la - lb
-    return len(left) - len(right)
-
-
-def _miniz_less(left: bytes, right: bytes) -> bool:
-    return _miniz_compare(left, right) < 0
+    lk, rk = _miniz_key(left), _miniz_key(right)
+    return (lk > rk) - (lk < rk)
 
 
 def _miniz_sorted(entries: tuple[ZipEntry, ...]) -> list[int]:
@@ -190,16 +196,16 @@ def _miniz_sorted(entries: tuple[ZipEntry, ...]) -> list[int]:
     size = len(idx)
     if size <= 1:
         return idx
-    names = [e.raw_name for e in entries]
+    names = [_miniz_key(e.raw_name) for e in entries]
 
     def sift(root: int, end: int) -> None:
         while True:
             child = (root << 1) + 1
             if child >= end:
                 break
-            if child + 1 < end and _miniz_less(names[idx[child]], names[idx[child + 1]]):
+            if child + 1 < end and names[idx[child]] < names[idx[child + 1]]:
                 child += 1
-            if not _miniz_less(names[idx[root]], names[idx[child]]):
+            if not names[idx[root]] < names[idx[child]]:
                 break
             idx[root], idx[child] = idx[child], idx[root]
             root = child
@@ -788,3 +794,47 @@ def unreadable_finding(entry: ZipEntry, loc: Location) -> Finding | None:
             where, f"member {entry.name!r} uses {entry.method_name}", subject=entry.name
         )
     return None
+
+
+def salvage_local_entries(artifact: Artifact, limits: Limits) -> tuple[ZipEntry, ...]:
+    """Members found by walking local headers from the start, for archives whose central directory is gone.
+
+    No loader reads such an archive, but a truncated download of a malicious checkpoint is still worth
+    showing for what it carries. Stops at the first header whose sizes are unknown or implausible.
+    """
+    entries: list[ZipEntry] = []
+    pos = 0
+    while len(entries) < limits.max_archive_members:
+        head = _read(artifact, pos, _LOCAL.size)
+        if len(head) < _LOCAL.size or head[:4] != LOCAL_MAGIC:
+            break
+        _, _, flags, method, _, _, crc, csize, usize, nlen, xlen = _LOCAL.unpack(head)
+        raw_name = _read(artifact, pos + _LOCAL.size, nlen)
+        extra = _read(artifact, pos + _LOCAL.size + nlen, xlen)
+        usize, csize, _ = _zip64_extra(extra, usize, csize, 0)
+        data_offset = pos + _LOCAL.size + nlen + xlen
+        if (flags & FLAG_DATA_DESCRIPTOR and csize == 0) or data_offset > artifact.size:
+            break
+        name = _decode_name(raw_name, flags)
+        entries.append(
+            ZipEntry(
+                index=len(entries),
+                name=name,
+                raw_name=raw_name,
+                flags=flags,
+                method=method,
+                crc=crc,
+                compressed_size=csize,
+                size=usize,
+                header_offset=pos,
+                external_attr=0,
+                create_system=0,
+                central_offset=pos,
+                local_name=name,
+                local_flags=flags,
+                data_offset=data_offset,
+                local_problem=None if data_offset + csize <= artifact.size else "member data truncated",
+            )
+        )
+        pos = data_offset + csize
+    return tuple(entries)

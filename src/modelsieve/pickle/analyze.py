@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
+import gc
+import hashlib
 
 from modelsieve.formats.base import AnalysisTimeout, ScanContext
-from modelsieve.indicators import indicator_findings
-from modelsieve.model import Analysis, CallRecord, Finding, Location
+from modelsieve.indicators import find_indicators, indicator_findings
+from modelsieve.model import Analysis, Finding, Location
 from modelsieve.pickle import arrays
 from modelsieve.pickle.findings import FindingBuilder
 from modelsieve.pickle.reader import Reader
@@ -29,14 +30,20 @@ class _Payloads:
     def __init__(self, artifact: Artifact, ctx: ScanContext) -> None:
         self.artifact = artifact
         self.ctx = ctx
+        # Plain-pickled tensors embed one torch file per storage; identical payloads are scanned once.
+        self._seen: dict[bytes, Analysis] = {}
 
     def __call__(self, payload: Value, site: Site, loader: str, encoding: str) -> NestedPayload:
         member = f"<nested pickle at opcode #{site.index}>"
         depth = self.artifact.depth + 1
+        key = b""
         if isinstance(payload, Const):
             data = (
                 payload.value if isinstance(payload.value, bytes) else str(payload.value).encode("latin-1", "replace")
             )
+            key = hashlib.sha256(data).digest()
+            if key in self._seen:
+                return NestedPayload(site, loader, encoding, self._seen[key], "same payload as an earlier one")
             child = bytes_artifact(data, self.artifact.location.child(member), name=member, depth=depth)
         elif isinstance(payload, LargeBytes):
             if payload.length > self.ctx.limits.max_member_in_memory * 16:
@@ -61,6 +68,8 @@ class _Payloads:
         finally:
             if isinstance(payload, LargeBytes):
                 child.stream.close()
+        if key:
+            self._seen[key] = analysis
         return NestedPayload(site, loader, encoding, analysis)
 
 
@@ -74,7 +83,33 @@ def analyse_pickle(
     joblib_arrays: bool = False,
     persistent_load: str | None = None,
 ) -> Analysis:
-    """Emulate loading the pickle(s) in ``artifact.stream[start:end]``; never executes anything."""
+    """Emulate loading the pickle(s) in ``artifact.stream[start:end]``; never executes anything.
+
+    ``multiple`` keeps reading pickles after STOP (stacked pickles, legacy torch) and reports
+    trailing bytes; ``joblib_arrays`` skips (or analyses, for object dtypes) the raw arrays
+    joblib stores after each NumpyArrayWrapper; ``persistent_load="torch"`` reads persistent
+    ids as torch storage references.
+    """
+    # The emulation allocates millions of small objects and no cycles worth collecting while it
+    # runs; generational GC passes over them dominated the run time of large pickles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyse(artifact, ctx, start, end, multiple, joblib_arrays, persistent_load)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _analyse(
+    artifact: Artifact,
+    ctx: ScanContext,
+    start: int,
+    end: int | None,
+    multiple: bool,
+    joblib_arrays: bool,
+    persistent_load: str | None,
+) -> Analysis:
     end = artifact.size if end is None else min(end, artifact.size)
     policy = load_policy()
     trace = Trace()
@@ -162,7 +197,8 @@ def analyse_pickle(
     findings.extend(_string_indicators(trace, location, builder.argument_texts))
     calls = tuple(builder.call_records(trace))
     analysis = Analysis(formats=("pickle",), findings=tuple(findings), imports=tuple(trace.refs), calls=calls)
-    nested = [n.analysis for n in trace.nested if n.analysis is not None]
+    # A payload seen twice shares one analysis: merge it once.
+    nested = list({id(n.analysis): n.analysis for n in trace.nested if n.analysis is not None}.values())
     return analysis.merge(*nested) if nested else analysis
 
 
@@ -213,8 +249,6 @@ def _trailing(artifact: Artifact, location: Location, offset: int, end: int) -> 
     artifact.stream.seek(offset)
     window = artifact.stream.read(min(_TRAILING_WINDOW, end - offset))
     text = window.decode("latin-1")
-    from modelsieve.indicators import find_indicators
-
     inds = find_indicators(text)
     return [
         rules.TRAILING_DATA.finding(
@@ -227,15 +261,34 @@ def _trailing(artifact: Artifact, location: Location, offset: int, end: int) -> 
     ]
 
 
+_BLOCK = 256 * 1024
+
+
 def _string_indicators(trace: Trace, location: Location, seen: set[str]) -> list[Finding]:
+    """Indicators in the stream's other string constants, one finding per string that holds any.
+
+    Strings are searched in blocks first: most models hold many short strings and no indicator,
+    and one regex pass over a block is far cheaper than one per string.
+    """
     out: list[Finding] = []
     done: set[str] = set()
+    block: list[tuple[str, Site]] = []
+    size = 0
+
+    def flush() -> None:
+        if block and find_indicators("\n\n".join(t for t, _ in block)):
+            for text, site in block:
+                out.extend(indicator_findings(text, location.at(offset=site.offset, opcode_index=site.index)))
+        block.clear()
+
     for text, site in trace.strings:
         if text in seen or text in done:
             continue
         done.add(text)
-        out.extend(indicator_findings(text[:65536], location.at(offset=site.offset, opcode_index=site.index)))
+        block.append((text[:65536], site))
+        size += min(len(text), 65536)
+        if size >= _BLOCK:
+            flush()
+            size = 0
+    flush()
     return out
-
-
-_unused = (shutil, CallRecord)

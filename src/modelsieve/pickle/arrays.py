@@ -9,8 +9,10 @@ from the same file. The emulation consumes exactly the same bytes.
 
 from __future__ import annotations
 
-from modelsieve.pickle.resolve import Resolver, shape_count
-from modelsieve.pickle.values import Obj, Site, Tuple, Unknown, Value, int_of, text_of
+import math
+
+from modelsieve.pickle.resolve import Resolver
+from modelsieve.pickle.values import Obj, Site, Tuple, Unknown, Value, int_of, sequence_of, text_of
 from modelsieve.pickle.vm import LimitError, Machine, ParseError
 
 WRAPPERS = frozenset({"joblib.numpy_pickle.NumpyArrayWrapper"})
@@ -73,3 +75,14 @@ def after_build(resolver: Resolver, obj: Value, machine: object, site: Site) -> 
         reader.skip(padding)
     reader.skip(count * itemsize)
     return Unknown("numpy array")
+
+
+def shape_count(shape: Value) -> int | None:
+    """Number of elements of a shape tuple of constant ints."""
+    seq = sequence_of(shape)
+    if seq is None:
+        return None
+    dims = [int_of(v) for v in seq]
+    if any(d is None or d < 0 for d in dims):
+        return None
+    return math.prod(d for d in dims if d is not None)

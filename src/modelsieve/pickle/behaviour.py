@@ -7,7 +7,7 @@ import re
 from modelsieve.indicators import find_indicators
 from modelsieve.model import Behaviour, BehaviourKind, Indicator
 from modelsieve.pickle.render import clip, render, texts_in
-from modelsieve.pickle.values import Code, Const, Downloaded, Value, sequence_of, text_of
+from modelsieve.pickle.values import Code, Const, Downloaded, Value, code_origin, sequence_of, text_of
 
 _URL_RE = re.compile(r"""(?:https?|ftp)://[^\s'"<>`)]+""", re.IGNORECASE)
 _FETCH_RE = re.compile(r"\b(curl|wget|urlopen|urlretrieve|requests\.get|Invoke-WebRequest|iwr)\b", re.IGNORECASE)
@@ -61,9 +61,10 @@ def _download_and_run(text: str) -> str | None:
 def _code_text(args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...]) -> str | None:
     for a in args:
         if isinstance(a, Code):
-            if a.source:
-                return a.source
-            return f"<bytecode from {a.origin}>"
+            inner = a.payload if isinstance(a.payload, Code) else a
+            if a.source or inner.source:
+                return a.source or inner.source
+            return f"<bytecode built from {code_origin(a)}>"
     # Every text argument may be code (timeit's stmt and setup, runctx's command ...).
     texts = [t for t in (text_of(v) for v in (*args, *(v for _, v in kwargs))) if t is not None and t.strip()]
     texts = [t for t in texts if t.strip() != "pass"] or texts
@@ -108,7 +109,9 @@ def describe(
         return Behaviour(kind, "starts the pdb debugger")
     if kind is BehaviourKind.INSTALLS_PACKAGE:
         what = _first_text(args, kwargs) or render(args[0] if args else Const(None), 120)
-        return Behaviour(kind, f"installs package via pip: {clip(what, 160)}")
+        if "install" in what:
+            return Behaviour(kind, f"installs package via pip: {clip(what, 160)}")
+        return Behaviour(kind, f"runs pip ({target}) with arguments: {clip(what, 160)}")
     if kind is BehaviourKind.LOADS_NATIVE:
         lib = _first_text(args, kwargs) or "a library named at load time"
         return Behaviour(kind, f"loads native library {clip(lib, 160)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from modelsieve.model import Behaviour, BehaviourKind, CallRecord, Effect, Finding, Location, Severity
 from modelsieve.pickle.behaviour import describe, indicators_of
 from modelsieve.pickle.render import clip, render_args, texts_in
-from modelsieve.pickle.trace import CALL, LOADER, NEW, PURE, RESOLVER, CallEvent, Trace
+from modelsieve.pickle.trace import CALL, LOADER, METHOD, NEW, PURE, RESOLVER, CallEvent, Trace
 from modelsieve.pickle.values import Global, ModuleRef, Site
 from modelsieve.rules import pickle_rules as rules
 from modelsieve.rules.base import Rule
@@ -68,6 +68,11 @@ class FindingBuilder:
         return out
 
     def _event(self, ev: CallEvent, trace: Trace, out: list[Finding]) -> None:
+        if ev.role in (RESOLVER, PURE, METHOD) and ev.target != "importlib.import_module":
+            return
+        safe = ev.target is not None and self.policy.classify(ev.target).safety is Safety.SAFE
+        if safe and ev.role in (CALL, NEW):
+            return
         args_text = render_args(ev.args, ev.kwargs)
         evidence = f"{ev.target or '<unresolved>'}{args_text}" + (f"  [via {ev.via}]" if ev.via else "")
         if ev.role == LOADER:

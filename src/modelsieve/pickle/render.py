@@ -26,6 +26,7 @@ from modelsieve.pickle.values import (
     Tuple,
     Unknown,
     Value,
+    code_origin,
 )
 
 _MAX_DEPTH = 6
@@ -92,7 +93,7 @@ def _render(value: Value, out: list[str], depth: int, budget: list[int]) -> None
     if budget[0] <= 0 or depth > _MAX_DEPTH:
         out.append("…")
         return
-    start = sum(len(p) for p in out[-4:])
+    before = len(out)
     if isinstance(value, Const):
         v = value.value
         text = repr(v if not isinstance(v, (str, bytes)) or len(v) <= 160 else v[:160])
@@ -136,7 +137,7 @@ def _render(value: Value, out: list[str], depth: int, budget: list[int]) -> None
         out.append(f"operator.{value.kind}(")
         _seq(value.names, "", ")", out, depth, budget)
     elif isinstance(value, Code):
-        out.append(f"<{'function' if value.function else 'code'} from {value.origin}>")
+        out.append(f"<{'function' if value.function else 'code'} built from {code_origin(value)}>")
     elif isinstance(value, Downloaded):
         out.append(f"<data downloaded from {value.url}>")
     elif isinstance(value, Persistent):
@@ -149,7 +150,8 @@ def _render(value: Value, out: list[str], depth: int, budget: list[int]) -> None
         out.append(f"<{value.reason}>")
     else:
         out.append("<?>")
-    budget[0] -= max(1, sum(len(p) for p in out[-4:]) - start)
+    # Leaves and separators appended at this level; nested values were charged when they were rendered.
+    budget[0] -= 1 + (len(out[before]) if len(out) > before else 0)
 
 
 def texts_in(value: Value, limit: int = 64) -> list[str]:

@@ -9,8 +9,6 @@ every call in the trace. It never imports or runs anything it names.
 
 from __future__ import annotations
 
-import math
-
 # The standard library's py2 -> py3 name tables (pure data), as the unpickler applies them.
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Callable
@@ -18,8 +16,9 @@ from dataclasses import dataclass, replace
 
 from modelsieve.limits import Limits
 from modelsieve.pickle import pure
+from modelsieve.pickle.handlers import DOWNLOADERS, HANDLERS, Handler, state_items, url_of, via_chain
 from modelsieve.pickle.render import name_of, render
-from modelsieve.pickle.trace import CALL, LOADER, METHOD, NEW, PURE, RESOLVER, CallEvent, NestedPayload, Note, Trace
+from modelsieve.pickle.trace import CALL, METHOD, NEW, PURE, RESOLVER, CallEvent, NestedPayload, Note, Trace
 from modelsieve.pickle.values import (
     Attr,
     Code,
@@ -39,6 +38,7 @@ from modelsieve.pickle.values import (
     Tuple,
     Unknown,
     Value,
+    code_origin,
     int_of,
     sequence_of,
     text_of,
@@ -79,45 +79,6 @@ DUNDERS = frozenset(
     }
 )
 
-NESTED_LOADERS = frozenset(
-    {
-        "pickle.loads",
-        "pickle.load",
-        "pickle._loads",
-        "pickle._load",
-        "dill.loads",
-        "dill.load",
-        "dill._dill.loads",
-        "dill._dill.load",
-        "cloudpickle.loads",
-        "cloudpickle.load",
-        "joblib.load",
-        "joblib.numpy_pickle.load",
-        "torch.load",
-        "torch.serialization.load",
-        "torch.storage._load_from_bytes",
-        "numpy.load",
-        "numpy.lib.npyio.load",
-        "numpy.lib._npyio_impl.load",
-        "pandas.read_pickle",
-        "shelve.open",
-        "lib2to3.pgen2.grammar.Grammar.loads",
-        "lib2to3.pgen2.grammar.Grammar.load",
-    }
-)
-
-_DOWNLOADERS = frozenset(
-    {
-        "urllib.request.urlopen",
-        "urllib.urlopen",
-        "requests.get",
-        "requests.post",
-        "requests.request",
-        "requests.api.get",
-        "httpx.get",
-        "urllib.request.Request",
-    }
-)
 
 _DICT_METHODS = frozenset({"get", "__getitem__", "pop", "setdefault", "keys", "values", "items", "copy", "update"})
 _MAX_INVOKE_DEPTH = 12
@@ -163,9 +124,7 @@ class Resolver:
         self.labels: dict[int, str] = {}
         self._keep: list[Value] = []
         self.inline_depth = 0
-        self._handlers: dict[
-            str, Callable[[Resolver, tuple[Value, ...], tuple[tuple[str, Value], ...], Site, str], Value]
-        ] = _HANDLERS
+        self._handlers: dict[str, Handler] = HANDLERS
 
     # ------------------------------------------------------------------ names
     def canonical(self, module: str, name: str) -> tuple[str, str]:
@@ -253,8 +212,8 @@ class Resolver:
         if isinstance(obj, Obj):
             if name in obj.attrs:
                 return obj.attrs[name]
-            if obj.target in _DOWNLOADERS and name in ("text", "content"):
-                return Downloaded(_url_of(obj))
+            if obj.target in DOWNLOADERS and name in ("text", "content"):
+                return Downloaded(url_of(obj))
             return Attr(obj, name)
         if isinstance(obj, Namespace) and obj.module and name not in _DICT_METHODS:
             return self.get_attr(ModuleRef(obj.module), name, site)
@@ -314,18 +273,25 @@ class Resolver:
                 func.kwargs + kwargs,
                 site,
                 how,
-                _via(via, f"functools.partial({render(func.func, 80)})"),
+                via_chain(via, f"functools.partial({render(func.func, 80)})"),
                 depth + 1,
             )
         if isinstance(func, Getter):
             return self._apply_getter(func, args, site, via, depth)
         if isinstance(func, Code):
             if not func.function:
-                self.record(None, args, kwargs, site, CALL, _via(via, "calls a code object"))
+                self.record(None, args, kwargs, site, CALL, via_chain(via, "calls a code object"))
                 return Unknown("result of calling a code object")
             target = func.origin if func.origin in ("types.FunctionType", "types.LambdaType") else "builtins.exec"
             self.trace.used.add(target)
-            self.record(target, (func, *args), kwargs, site, CALL, _via(via, f"function built from {func.origin}"))
+            link: Value | None = func
+            for _ in range(8):
+                if not isinstance(link, Code):
+                    break
+                self.trace.used.add(link.origin)
+                link = link.payload
+            how_built = f"calls a function built by {func.origin} from {code_origin(func)}"
+            self.record(target, (func, *args), kwargs, site, CALL, via_chain(via, how_built))
             return Unknown("result of a function built from code")
         if isinstance(func, Attr):
             return self._call_method(func.obj, func.name, args, kwargs, site, how, via, depth)
@@ -344,9 +310,9 @@ class Resolver:
         if isinstance(func, Obj) and func.target is not None:
             if "__call__" in func.attrs:
                 return self.invoke(func.attrs["__call__"], args, kwargs, site, how, via, depth + 1)
-            self.record(f"{func.target}.__call__", args, kwargs, site, METHOD, _via(via, "calls a built object"))
+            self.record(f"{func.target}.__call__", args, kwargs, site, METHOD, via_chain(via, "calls a built object"))
             return Unknown("result of calling an object")
-        self.record(None, args, kwargs, site, CALL, _via(via, f"calls {render(func, 80)}"))
+        self.record(None, args, kwargs, site, CALL, via_chain(via, f"calls {render(func, 80)}"))
         return Unknown("result of unresolved call")
 
     def _default_call(
@@ -385,7 +351,7 @@ class Resolver:
     ) -> Value:
         label = f"{name_of(obj) or render(obj, 60)}.{method}"
         if isinstance(obj, Namespace) and method in ("get", "__getitem__", "pop", "setdefault") and args:
-            return self._namespace_get(obj, args[0], site, _via(via, label))
+            return self._namespace_get(obj, args[0], site, via_chain(via, label))
         if isinstance(obj, DictV) and method in ("get", "__getitem__", "pop") and args:
             key = text_of(args[0])
             found = obj.get(key) if key is not None else None
@@ -394,25 +360,25 @@ class Resolver:
             return self._pure_method(obj, method, args, site, via)
         if isinstance(obj, Obj):
             if method in obj.attrs:
-                return self.invoke(obj.attrs[method], args, kwargs, site, how, _via(via, label), depth + 1)
-            if obj.target in _DOWNLOADERS and method in ("read", "json", "readlines", "readline", "read1"):
-                self.record(f"{obj.target}.{method}", args, kwargs, site, METHOD, _via(via, label))
-                return Downloaded(_url_of(obj))
+                return self.invoke(obj.attrs[method], args, kwargs, site, how, via_chain(via, label), depth + 1)
+            if obj.target in DOWNLOADERS and method in ("read", "json", "readlines", "readline", "read1"):
+                self.record(f"{obj.target}.{method}", args, kwargs, site, METHOD, via_chain(via, label))
+                return Downloaded(url_of(obj))
             if obj.target is not None:
                 target = f"{obj.target}.{method}"
                 safety = self.policy.classify(target).safety
                 role = CALL if safety is Safety.DANGEROUS else METHOD
                 result = Obj(Attr(obj, method), args, kwargs, target, site)
-                self.record(target, args, kwargs, site, role, _via(via, f"method of {render(obj, 80)}"), result)
+                self.record(target, args, kwargs, site, role, via_chain(via, f"method of {render(obj, 80)}"), result)
                 return result
-        self.record(None, args, kwargs, site, CALL, _via(via, f"calls {label}"))
+        self.record(None, args, kwargs, site, CALL, via_chain(via, f"calls {label}"))
         return Unknown("result of unresolved method call")
 
     def _namespace_get(self, ns: Namespace, key: Value, site: Site, via: str) -> Value:
         name = text_of(key)
         target = "sys.modules.get" if not ns.module else f"vars({ns.module}).get"
         if name is None:
-            self.record(None, (key,), (), site, CALL, _via(via, f"{target} with a computed key"))
+            self.record(None, (key,), (), site, CALL, via_chain(via, f"{target} with a computed key"))
             return Unknown("namespace lookup with computed key")
         result: Value
         result = self.module_ref(name, site) if not ns.module else self.get_attr(ModuleRef(ns.module), name, site)
@@ -426,17 +392,17 @@ class Resolver:
         if getter.kind == "methodcaller":
             name = text_of(getter.names[0]) if getter.names else None
             if name is None:
-                self.record(None, args, (), site, CALL, _via(via, label))
+                self.record(None, args, (), site, CALL, via_chain(via, label))
                 return Unknown("methodcaller with computed name")
             method = self.get_attr(subject, name, site)
             self._ref(method, site)
-            return self.invoke(method, getter.args, getter.kwargs, site, "reduce", _via(via, label), depth + 1)
+            return self.invoke(method, getter.args, getter.kwargs, site, "reduce", via_chain(via, label), depth + 1)
         results: list[Value] = []
         for n in getter.names:
             key = text_of(n)
             if getter.kind == "attrgetter":
                 if key is None:
-                    self.record(None, args, (), site, CALL, _via(via, label))
+                    self.record(None, args, (), site, CALL, via_chain(via, label))
                     return Unknown("attrgetter with computed name")
                 value = subject
                 for part in key.split("."):
@@ -446,7 +412,7 @@ class Resolver:
                 value = self._getitem(subject, n, site, via)
             results.append(value)
         result = results[0] if len(results) == 1 else Tuple(tuple(results))
-        self.record(f"operator.{getter.kind}", args, (), site, RESOLVER, _via(via, label), result)
+        self.record(f"operator.{getter.kind}", args, (), site, RESOLVER, via_chain(via, label), result)
         return result
 
     def _getitem(self, obj: Value, key: Value, site: Site, via: str) -> Value:
@@ -522,14 +488,14 @@ class Resolver:
             if setstate is not None:
                 self.invoke(setstate, (state,), (), site, "build", "BUILD calls an injected __setstate__", 0)
                 return
-            for key, value in _state_items(state):
+            for key, value in state_items(state):
                 obj.attrs[key] = value
             if not isinstance(state, DictV) and not (isinstance(state, Tuple) and len(state.items) == 2):
                 obj.state.append(state)
             return
         if isinstance(obj, (Global, ModuleRef)):
             base = name_of(obj) or "?"
-            items = _state_items(state)
+            items = state_items(state)
             for key, value in items:
                 self.patches[f"{base}.{key}"] = value
             if items:
@@ -559,7 +525,7 @@ class Resolver:
                     "PKL007",
                     site,
                     f"EXT code {code} resolves to {module}.{name}, registered earlier in the stream",
-                    f"ext:{module}.{name}",
+                    f"ext-use:{module}.{name}",
                 )
             )
             return self.find_class(module, name, site)
@@ -600,462 +566,4 @@ class Resolver:
         self.trace.note(Note(rule_id, site, message, subject, evidence))
 
 
-def _via(outer: str, inner: str) -> str:
-    return f"{outer} -> {inner}" if outer else inner
-
-
-def _url_of(obj: Obj) -> str:
-    for a in obj.args:
-        text = text_of(a)
-        if text is not None:
-            return text
-        if isinstance(a, Obj):
-            return _url_of(a)
-    return "<computed address>"
-
-
-def _state_items(state: Value) -> list[tuple[str, Value]]:
-    """Attribute names and values a BUILD state sets (``__dict__`` part and slot-state part)."""
-    out: list[tuple[str, Value]] = []
-    parts: list[Value] = [state]
-    if isinstance(state, Tuple) and len(state.items) == 2:
-        parts = list(state.items)
-    for part in parts:
-        if isinstance(part, DictV):
-            for k, v in part.items[:10_000]:
-                key = text_of(k)
-                if key is not None:
-                    out.append((key, v))
-    return out
-
-
-# --------------------------------------------------------------------- handlers
-Handler = Callable[[Resolver, tuple[Value, ...], tuple[tuple[str, Value], ...], Site, str], Value]
-_HANDLERS: dict[str, Handler] = {}
-
-
-def _handles(*names: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        for n in names:
-            _HANDLERS[n] = fn
-        return fn
-
-    return register
-
-
-def _kw(kwargs: tuple[tuple[str, Value], ...], name: str) -> Value | None:
-    for k, v in kwargs:
-        if k == name:
-            return v
-    return None
-
-
-@_handles("builtins.getattr", "inspect.getattr_static", "dill._dill._get_attr")
-def _getattr(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    label = "builtins.getattr"
-    if len(args) < 2:
-        r.record(label, args, kwargs, site, RESOLVER, via)
-        return Unknown("getattr with missing arguments")
-    name = text_of(args[1])
-    if name is None:
-        r.record(None, args, kwargs, site, CALL, _via(via, "getattr with an attribute name computed at load time"))
-        r.trace.note(Note("PKL005", site, "getattr with an attribute name computed at load time", "getattr-computed"))
-        return Unknown("getattr with computed name")
-    value: Value = args[0]
-    for part in name.split(".") if isinstance(args[0], ModuleRef) else [name]:
-        value = r.get_attr(value, part, site)
-    r._ref(value, site)
-    r.record(label, args, kwargs, site, RESOLVER, via, value)
-    return value
-
-
-@_handles(
-    "builtins.__import__",
-    "importlib.__import__",
-    "importlib.import_module",
-    "importlib._bootstrap._gcd_import",
-    "dill._dill._import_module",
-    "cloudpickle.cloudpickle.subimport",
-    "cloudpickle.cloudpickle_fast.subimport",
-)
-def _import(r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str) -> Value:
-    target = "importlib.import_module"
-    name = text_of(args[0]) if args else None
-    if name is None:
-        r.record(None, args, kwargs, site, CALL, _via(via, "imports a module named at load time"))
-        r.trace.note(Note("PKL005", site, "imports a module whose name is computed at load time", "import-computed"))
-        return Unknown("computed import")
-    result = r.module_ref(name, site)
-    r._ref(result, site)
-    r.record(target, args, kwargs, site, RESOLVER, via, result)
-    return result
-
-
-@_handles("builtins.__import__")
-def _dunder_import(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    name = text_of(args[0]) if args else None
-    fromlist = args[3] if len(args) > 3 else _kw(kwargs, "fromlist")
-    if name is not None and not (fromlist is not None and sequence_of(fromlist)):
-        args = (Const(name.split(".", 1)[0]), *args[1:])
-    result = _import(r, args[:1], (), site, via)
-    r.trace.used.add("builtins.__import__")
-    return result
-
-
-@_handles("pkgutil.resolve_name", "pydoc.locate")
-def _resolve_name(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    text = text_of(args[0]) if args else None
-    if text is None:
-        r.record(None, args, kwargs, site, CALL, _via(via, "resolve_name with a computed name"))
-        r.trace.note(Note("PKL005", site, "resolves a name computed at load time", "resolve-name-computed"))
-        return Unknown("computed name")
-    if ":" in text:
-        module, _, qual = text.partition(":")
-    else:
-        module, _, qual = text.partition(".")
-    value = r.find_class(module, qual, site) if qual else r.module_ref(module, site)
-    r._ref(value, site)
-    r.record("pkgutil.resolve_name", args, kwargs, site, RESOLVER, via, value)
-    return value
-
-
-def _make_getter(kind: str) -> Handler:
-    def handler(
-        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-    ) -> Value:
-        result = Getter(kind, args[:1], args[1:], kwargs) if kind == "methodcaller" else Getter(kind, args)
-        r.record(f"operator.{kind}", args, kwargs, site, RESOLVER, via, result)
-        return result
-
-    return handler
-
-
-for _kind in ("attrgetter", "itemgetter", "methodcaller"):
-    _HANDLERS[f"operator.{_kind}"] = _make_getter(_kind)
-
-
-@_handles("operator.getitem", "builtins.dict.get", "builtins.dict.__getitem__", "operator.__getitem__")
-def _op_getitem(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    if len(args) < 2:
-        return Unknown("getitem with missing arguments")
-    result = r._getitem(args[0], args[1], site, via)
-    r.record("operator.getitem", args, kwargs, site, RESOLVER, via, result)
-    return result
-
-
-@_handles("functools.partial")
-def _partial(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    if not args:
-        return Unknown("partial without function")
-    result = Partial(args[0], args[1:], kwargs)
-    r.record("functools.partial", args, kwargs, site, RESOLVER, via, result)
-    return result
-
-
-@_handles("copyreg._reconstructor", "copyreg.__newobj__", "copyreg.__newobj_ex__", "builtins.object.__new__")
-def _reconstructor(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    cls = args[0] if args else Unknown("missing class")
-    target = name_of(cls)
-    if target is None:
-        r.record(None, args, kwargs, site, CALL, _via(via, "copyreg._reconstructor of a computed class"))
-        return Unknown("instance of computed class")
-    result = Obj(cls, args[1:], kwargs, target, site, new=True)
-    r.record(target, args[1:], kwargs, site, NEW, _via(via, "copyreg"), result)
-    return result
-
-
-@_handles("copyreg.add_extension")
-def _add_extension(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    module = text_of(args[0]) if args else None
-    name = text_of(args[1]) if len(args) > 1 else None
-    code = int_of(args[2]) if len(args) > 2 else None
-    if module is not None and name is not None and code is not None:
-        r.extensions[code] = (module, name)
-        r.trace.note(
-            Note("PKL007", site, f"registers {module}.{name} as copyreg extension code {code}", f"ext:{module}.{name}")
-        )
-    r.record("copyreg.add_extension", args, kwargs, site, RESOLVER, via)
-    return Const(None)
-
-
-@_handles("builtins.vars")
-def _vars(r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str) -> Value:
-    result: Value = Unknown("vars()")
-    if args and isinstance(args[0], ModuleRef):
-        result = Namespace(args[0].module)
-    r.record("builtins.vars", args, kwargs, site, RESOLVER, via, result)
-    return result
-
-
-@_handles(
-    "types.FunctionType", "types.LambdaType", "dill._dill._create_function", "cloudpickle.cloudpickle._make_function"
-)
-def _function_type(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    code = args[0] if args else None
-    source = code.source if isinstance(code, Code) else None
-    origin = code.origin if isinstance(code, Code) else "computed code"
-    result = Code(source, "types.FunctionType", function=True, payload=code)
-    r.record("types.FunctionType", args, kwargs, site, RESOLVER, _via(via, f"function from {origin}"), result)
-    r.trace.used.discard("types.FunctionType")
-    return result
-
-
-@_handles("types.CodeType", "dill._dill._create_code")
-def _code_type(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    result = Code(None, "types.CodeType", payload=Tuple(args))
-    r.record("types.CodeType", args, kwargs, site, RESOLVER, via, result)
-    r.trace.used.discard("types.CodeType")
-    return result
-
-
-@_handles("builtins.compile")
-def _compile(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    source = text_of(args[0]) if args else None
-    result = Code(source, "builtins.compile", payload=args[0] if args else None)
-    r.record("builtins.compile", args, kwargs, site, RESOLVER, via, result)
-    r.trace.used.discard("builtins.compile")
-    return result
-
-
-@_handles("marshal.loads")
-def _marshal(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    result = Code(None, "marshal.loads", payload=args[0] if args else None)
-    r.record("marshal.loads", args, kwargs, site, LOADER, via, result)
-    return result
-
-
-def _make_decoder(name: str) -> Handler:
-    def handler(
-        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-    ) -> Value:
-        data = args[0] if args else None
-        if isinstance(data, Const) and isinstance(data.value, (bytes, str)):
-            try:
-                out, label = pure.decode_bytes(name, data.value)
-            except Exception:
-                r.record(name, args, kwargs, site, PURE, via)
-                return Unknown(f"result of {name}")
-            inner = r.labels.get(id(data))
-            result = r.labelled(Const(out), f"{inner}+{label}" if inner else label)
-            r.record(name, args, kwargs, site, PURE, via, result)
-            return result
-        r.record(name, args, kwargs, site, PURE, via)
-        return Unknown(f"result of {name}")
-
-    return handler
-
-
-for _name in pure.BYTE_DECODERS:
-    _HANDLERS[_name] = _make_decoder(_name)
-
-
-def _make_codec(decode: bool) -> Handler:
-    name = "codecs.decode" if decode else "codecs.encode"
-
-    def handler(
-        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-    ) -> Value:
-        data = args[0] if args else None
-        enc_v = args[1] if len(args) > 1 else _kw(kwargs, "encoding")
-        encoding = (text_of(enc_v) if enc_v is not None else "utf-8") or "?"
-        if isinstance(data, LargeBytes):
-            # numpy protocol-2 arrays: _codecs.encode(<latin-1 text>, 'latin1') -> bytes, kept symbolic
-            result: Value = LargeBytes(data.offset, data.length, data.prefix, text=not data.text)
-            r.record(name, args, kwargs, site, PURE, via, result)
-            return result
-        if isinstance(data, Const) and isinstance(data.value, (str, bytes)):
-            try:
-                out, label = pure.codec_transform(data.value, encoding, decode=decode)
-            except Exception:
-                r.record(name, args, kwargs, site, PURE, via)
-                return Unknown(f"result of {name}")
-            if isinstance(out, (str, bytes)):
-                inner = r.labels.get(id(data))
-                result = Const(out)
-                if label != "text":
-                    r.labelled(result, f"{inner}+{label}" if inner else label)
-                r.record(name, args, kwargs, site, PURE, via, result)
-                return result
-        r.record(name, args, kwargs, site, PURE, via)
-        return Unknown(f"result of {name}")
-
-    return handler
-
-
-_HANDLERS["codecs.decode"] = _make_codec(True)
-_HANDLERS["codecs.encode"] = _make_codec(False)
-
-
-def _make_str_method(kind: str, method: str) -> Handler:
-    target = f"builtins.{kind}.{method}"
-
-    def handler(
-        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-    ) -> Value:
-        if not args or not isinstance(args[0], Const):
-            r.record(target, args, kwargs, site, PURE, via)
-            return Unknown(f"result of {target}")
-        return r._pure(target, args[0].value, method, args[1:], site, via)
-
-    return handler
-
-
-for _kind2 in ("str", "bytes"):
-    for _m in ("join", "replace", "lower", "upper", "strip", "decode", "encode", "__add__", "__getitem__"):
-        _HANDLERS[f"builtins.{_kind2}.{_m}"] = _make_str_method(_kind2, _m)
-
-
-@_handles("operator.add", "operator.concat", "operator.__add__", "operator.__concat__")
-def _add(r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str) -> Value:
-    if len(args) == 2 and isinstance(args[0], Const):
-        return r._pure("operator.add", args[0].value, "__add__", args[1:], site, via)
-    r.record("operator.add", args, kwargs, site, PURE, via)
-    return Unknown("result of operator.add")
-
-
-@_handles("builtins.str", "builtins.bytes", "builtins.bytearray")
-def _convert(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    result: Value = Obj(Global("builtins", "bytes"), args, kwargs, "builtins.bytes", site)
-    if len(args) == 1 and isinstance(args[0], Const) and isinstance(args[0].value, (str, bytes)):
-        result = args[0]
-    elif len(args) == 2 and isinstance(args[0], Const) and isinstance(args[0].value, (str, bytes)):
-        enc = text_of(args[1]) or "utf-8"
-        try:
-            out, _ = pure.codec_transform(args[0].value, enc, decode=isinstance(args[0].value, bytes))
-            if isinstance(out, (str, bytes)):
-                result = Const(out)
-        except Exception:
-            pass
-    else:
-        seq = sequence_of(args[0]) if len(args) == 1 else None
-        if seq is not None and all(int_of(v) is not None and 0 <= (int_of(v) or 0) < 256 for v in seq):
-            result = Const(bytes(int_of(v) or 0 for v in seq))
-    r.record("builtins.bytes", args, kwargs, site, PURE, via, result)
-    return result
-
-
-def _make_invoker(name: str) -> Handler:
-    def handler(
-        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-    ) -> Value:
-        r.record(name, args, kwargs, site, RESOLVER, via)
-        if not args:
-            return Unknown(f"result of {name}")
-        func, rest = args[0], args[1:]
-        label = _via(via, f"{name}({render(func, 60)}, …)")
-        calls: list[tuple[Value, ...]] = []
-        if name in ("operator.call", "atexit.register"):
-            calls.append(rest)
-        elif name == "itertools.starmap":
-            for item in (sequence_of(rest[0]) or [Unknown("items")])[:_MAX_INLINE_ITEMS] if rest else []:
-                calls.append(tuple(sequence_of(item) or [item]))
-        elif name == "functools.reduce":
-            items = sequence_of(rest[0]) if rest else None
-            calls.append(tuple(items[:2]) if items and len(items) >= 2 else (Unknown("items"), Unknown("items")))
-        else:
-            seqs = [sequence_of(s) for s in rest]
-            count = min([len(s) for s in seqs if s is not None] or [1])
-            for i in range(min(count, _MAX_INLINE_ITEMS)):
-                calls.append(tuple(s[i] if s is not None else Unknown("item") for s in seqs))
-        for call_args in calls:
-            r.invoke(func, call_args, (), site, "reduce", label, 1)
-        return Unknown(f"result of {name}")
-
-    return handler
-
-
-for _name in (
-    "builtins.map",
-    "builtins.filter",
-    "itertools.starmap",
-    "functools.reduce",
-    "operator.call",
-    "atexit.register",
-):
-    _HANDLERS[_name] = _make_invoker(_name)
-
-
-@_handles("threading.Thread", "threading.Timer", "multiprocessing.Process", "multiprocessing.context.Process")
-def _thread(r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str) -> Value:
-    result = Obj(Unknown("thread"), args, kwargs, "threading.Thread", site)
-    r.record("threading.Thread", args, kwargs, site, CALL, via, result)
-    target = _kw(kwargs, "target")
-    if target is not None:
-        targs = _kw(kwargs, "args")
-        r.invoke(target, tuple(sequence_of(targs) or ()) if targs else (), (), site, "reduce", "thread target", 1)
-    return result
-
-
-def _payload_of(r: Resolver, value: Value, depth: int = 0) -> tuple[Value | None, str]:
-    if isinstance(value, Const) and isinstance(value.value, (bytes, str)):
-        return value, r.labels.get(id(value), "raw")
-    if isinstance(value, LargeBytes):
-        return value, "raw"
-    wrappers = ("io.BytesIO", "builtins.bytes", "builtins.bytearray", "builtins.memoryview")
-    if isinstance(value, Obj) and depth < 4 and value.args and value.target in wrappers:
-        return _payload_of(r, value.args[0], depth + 1)
-    return None, ""
-
-
-def _make_loader(name: str) -> Handler:
-    def handler(
-        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-    ) -> Value:
-        payload: Value | None = None
-        label = ""
-        for data in (*args[:3], *(v for k, v in kwargs if k in ("data", "file", "f", "fp", "b"))):
-            payload, label = _payload_of(r, data)
-            if payload is not None:
-                break
-        if payload is not None:
-            r.trace.nested.append(r.scan_payload(payload, site, name, label))
-        else:
-            r.trace.nested.append(NestedPayload(site, name, "", None, "payload computed at load time"))
-        r.record(name, args, kwargs, site, LOADER, via)
-        return Unknown(f"object loaded by {name}")
-
-    return handler
-
-
-for _name in NESTED_LOADERS:
-    _HANDLERS[_name] = _make_loader(_name)
-
-_HANDLERS["builtins.__import__"] = _dunder_import
-
-
-def shape_count(shape: Value) -> int | None:
-    """Number of elements of a shape tuple of constant ints."""
-    seq = sequence_of(shape)
-    if seq is None:
-        return None
-    dims = [int_of(v) for v in seq]
-    if any(d is None or d < 0 for d in dims):
-        return None
-    return math.prod(d for d in dims if d is not None)
-
-
-__all__ = ["NESTED_LOADERS", "Options", "Resolver", "shape_count"]
+__all__ = ["Options", "Resolver"]

@@ -68,7 +68,7 @@ def looks_like_pickle(head: bytes) -> bool:
     except ParseError as exc:
         if "truncated" in exc.message:
             # The head ended inside the stream: enough when it started well.
-            return machine.index >= (1 if head[0] == 0x80 else _MIN_OPCODES)
+            return machine.index >= (1 if head[0] == 0x80 else _MIN_OPCODES - 1)
         # Invalid later on (nullifAI-style breaks): still a pickle if it started with valid opcodes.
         return machine.index >= _MIN_OPCODES + (0 if head[0] == 0x80 else 2)
     except (LimitError, RecursionError, MemoryError):

@@ -229,6 +229,15 @@ class Obj(Value):
         return self.weight
 
 
+def code_origin(code: Code) -> str:
+    """Where a code object ultimately came from (``marshal.loads``, ``builtins.compile`` ...)."""
+    seen = 0
+    while isinstance(code.payload, Code) and seen < 8:
+        code = code.payload
+        seen += 1
+    return code.origin
+
+
 def text_of(value: Value) -> str | None:
     """The value as text when it is a known str/bytes constant (bytes read as latin-1)."""
     if isinstance(value, Const):

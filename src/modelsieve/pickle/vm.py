@@ -399,7 +399,7 @@ class Machine:
     def _pairs(self, items: list[Value]) -> list[tuple[Value, Value]]:
         if len(items) % 2:
             raise self.fail("odd number of items for DICT/SETITEMS")
-        return [(items[i], items[i + 1]) for i in range(0, len(items), 2)]
+        return list(zip(items[::2], items[1::2], strict=True))
 
     def op_dict(self) -> None:
         items = self.pop_mark()

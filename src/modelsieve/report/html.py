@@ -79,7 +79,12 @@ def render(report: Report) -> str:
         _table(
             ("File", "Kind", "Value", "Note"),
             (
-                (f"<code>{_e(o.path)}</code>", _e(o.kind), f"<code>{_e(o.value)}</code>" + _sup(o.suppressed), _e(o.note))
+                (
+                    f"<code>{_e(o.path)}</code>",
+                    _e(o.kind),
+                    f"<code>{_e(o.value)}</code>" + _sup(o.suppressed),
+                    _e(o.note),
+                )
                 for o in summary.indicators(report.results)
             ),
             "No network address, command line, executable or encoded blob found.",
@@ -129,6 +134,11 @@ def _overall(report: Report) -> str:
         )
         out.append(f"<p>Not read by standard loading ({how}): {files}</p>")
     counts = summary.verdict_counts(report)
+    if not s.include_unloaded and s.unloaded_verdict > Verdict.CLEAN:
+        out.append(
+            f'<p class="v {s.unloaded_verdict.value}">Files that standard loading never reads are '
+            f"{_e(_LABEL[s.unloaded_verdict])}: do not load them by hand.</p>"
+        )
     out.append(
         "<p class=small>"
         + " · ".join(f"{_e(_LABEL[Verdict(k)])}: {n}" for k, n in reversed(list(counts.items())))

@@ -12,7 +12,7 @@ import enum
 import fnmatch
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -52,6 +52,8 @@ class Policy:
     class_prefixes: tuple[str, ...]
     deny_exact: Mapping[str, BehaviourKind]
     deny_patterns: tuple[tuple[str, BehaviourKind], ...]
+    #: Memo of ``classify`` answers (the data above never changes after loading).
+    _cache: dict[str, Classification] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def canonical_module(self, module: str) -> str:
         """``posix`` -> ``os``, ``__builtin__`` -> ``builtins``; longest aliased prefix wins."""
@@ -95,6 +97,14 @@ class Policy:
 
     def classify(self, name: str) -> Classification:
         """Safety of a canonical dotted name such as ``os.system`` or ``torch._utils._rebuild_tensor_v2``."""
+        found = self._cache.get(name)
+        if found is None:
+            found = self._classify(name)
+            if len(self._cache) < 100_000:
+                self._cache[name] = found
+        return found
+
+    def _classify(self, name: str) -> Classification:
         deny = self._deny(name)
         if self._allowed(name) and (deny is None or deny[0] < name.count(".") + 1):
             return Classification(Safety.SAFE, None, name)

@@ -1,0 +1,361 @@
+"""Where files are scanned: in this process, in a local process pool, or on a Dask cluster.
+
+Every executor yields one FileResult per input file, in input order, and calls
+``progress`` as each file finishes (in completion order). A file whose worker
+fails or disappears gets an inconclusive result (GEN006, or GEN005 when the
+worker cannot see the file); it is never dropped, never called clean, and never
+ends the whole scan.
+
+Dask is an optional extra (``pip install 'modelsieve[distributed]'``) and is
+imported only when a cluster is asked for, so the CLI starts fast without it.
+Workers receive file paths, not file contents: they must see the same files
+at the same absolute paths (a shared filesystem).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from modelsieve.model import FileResult
+from modelsieve.options import ScanOptions
+from modelsieve.walk import FileTarget
+
+if TYPE_CHECKING:
+    from modelsieve.rules.base import Rule
+
+ProgressCallback = Callable[[FileResult], None]
+ScanFn = Callable[[FileTarget, ScanOptions], FileResult]
+FailFn = Callable[..., FileResult]
+
+LOCAL_CLUSTER = "local"
+INSTALL_HINT = "pip install 'modelsieve[distributed]'"
+
+# Below this many files a pool costs more to start than it saves.
+_PARALLEL_MIN_FILES = 4
+_POOL_WINDOW_PER_WORKER = 4
+_DASK_WINDOW_PER_THREAD = 4
+_DASK_MIN_WINDOW = 64
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot be used at all (dask missing, scheduler unreachable, no workers, version skew)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to do with each file. ``scan`` runs where the work runs (it must be picklable for pools and
+    clusters); ``fail(target, options, reason, rule=...)`` builds the inconclusive result of a file whose
+    worker failed."""
+
+    scan: ScanFn
+    fail: FailFn
+
+
+class Executor(Protocol):
+    """Runs a Job over files; yields results in input order."""
+
+    def map(
+        self, job: Job, files: Sequence[FileTarget], options: ScanOptions, progress: ProgressCallback | None = None
+    ) -> Iterator[FileResult]: ...
+
+
+def choose(options: ScanOptions, n_files: int) -> Executor:
+    """The executor ``options`` ask for: a Dask cluster with ``cluster``, else a local pool or this process."""
+    if options.cluster:
+        return DaskExecutor(options.cluster, jobs=options.jobs)
+    jobs = options.jobs or (os.cpu_count() or 1)
+    if jobs <= 1 or n_files < _PARALLEL_MIN_FILES:
+        return SerialExecutor()
+    return PoolExecutor(jobs=min(jobs, n_files))
+
+
+class _Reorder:
+    """Holds results that finish early until every result before them has arrived."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._waiting: dict[int, FileResult] = {}
+
+    def put(self, index: int, result: FileResult) -> Iterator[FileResult]:
+        self._waiting[index] = result
+        while self._next in self._waiting:
+            yield self._waiting.pop(self._next)
+            self._next += 1
+
+
+def _internal_error() -> Rule:
+    from modelsieve.rules import general
+
+    return general.INTERNAL_ERROR
+
+
+def _read_error() -> Rule:
+    from modelsieve.rules import general
+
+    return general.READ_ERROR
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class SerialExecutor:
+    """Scans in this process, one file after another."""
+
+    def map(
+        self, job: Job, files: Sequence[FileTarget], options: ScanOptions, progress: ProgressCallback | None = None
+    ) -> Iterator[FileResult]:
+        for target in files:
+            try:
+                result = job.scan(target, options)
+            except Exception as exc:  # noqa: BLE001 - one file's failure must not end the scan
+                result = job.fail(target, options, f"scan failed: {_describe(exc)}", rule=_internal_error())
+            if progress:
+                progress(result)
+            yield result
+
+
+@dataclass(frozen=True)
+class PoolExecutor:
+    """Scans in a local process pool, keeping at most a few files per worker in flight.
+
+    A worker process that dies (a crash in a native library, the OOM killer) breaks the whole pool and
+    fails every file in flight with it, so those files are scanned again one by one, each in a pool of
+    its own: only a file that kills its worker alone is reported inconclusive.
+    """
+
+    jobs: int
+
+    def map(
+        self, job: Job, files: Sequence[FileTarget], options: ScanOptions, progress: ProgressCallback | None = None
+    ) -> Iterator[FileResult]:
+        reorder = _Reorder()
+        suspects: list[int] = []
+        window = max(1, self.jobs) * _POOL_WINDOW_PER_WORKER
+        pending: dict[Future[FileResult], int] = {}
+        queue = iter(enumerate(files))
+        pool = ProcessPoolExecutor(max_workers=self.jobs)
+        try:
+            while True:
+                for i, target in queue:
+                    try:
+                        pending[pool.submit(job.scan, target, options)] = i
+                    except BrokenProcessPool:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = ProcessPoolExecutor(max_workers=self.jobs)
+                        pending[pool.submit(job.scan, target, options)] = i
+                    if len(pending) >= window:
+                        break
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=pending.__getitem__):
+                    i = pending.pop(fut)
+                    exc = fut.exception()
+                    if isinstance(exc, BrokenProcessPool):
+                        suspects.append(i)
+                        continue
+                    if exc is not None:
+                        result = job.fail(files[i], options, f"scan failed: {_describe(exc)}", rule=_internal_error())
+                    else:
+                        result = fut.result()
+                    if progress:
+                        progress(result)
+                    yield from reorder.put(i, result)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for i in suspects:
+            result = _isolated(job, files[i], options)
+            if progress:
+                progress(result)
+            yield from reorder.put(i, result)
+
+
+def _isolated(job: Job, target: FileTarget, options: ScanOptions) -> FileResult:
+    with ProcessPoolExecutor(max_workers=1) as solo:
+        try:
+            return solo.submit(job.scan, target, options).result()
+        except BrokenProcessPool:
+            reason = "the worker process died while scanning this file (crash in a parser or out of memory)"
+        except Exception as exc:  # noqa: BLE001 - reported as inconclusive for this file only
+            reason = f"scan failed: {_describe(exc)}"
+    return job.fail(target, options, reason, rule=_internal_error())
+
+
+@dataclass(frozen=True)
+class DaskExecutor:
+    """Scans on a Dask cluster: ``address`` is a scheduler address (``tcp://10.0.0.5:8786``) or ``local``
+    for an in-process LocalCluster of ``jobs`` worker processes (0 = one per core).
+
+    Files are submitted in a bounded window (a few per worker thread) so a folder of a million files never
+    becomes a million futures; results stream back as they finish and are yielded in input order.
+    """
+
+    address: str
+    jobs: int = 0
+    connect_timeout: float = 30.0
+    window: int = 0
+
+    def map(
+        self, job: Job, files: Sequence[FileTarget], options: ScanOptions, progress: ProgressCallback | None = None
+    ) -> Iterator[FileResult]:
+        if not files:
+            return
+        # Workers run elsewhere, with another working directory: only absolute paths mean the same file there.
+        remote_files = [_absolute(t) for t in files]
+        remote_options = dataclasses.replace(options, cluster=None)
+        with self._client() as client:
+            _check_workers(client, self.connect_timeout, self.address)
+            window = self.window or max(_DASK_MIN_WINDOW, _DASK_WINDOW_PER_THREAD * sum(client.nthreads().values()))
+            yield from _stream(client, job, files, remote_files, remote_options, progress, window)
+
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[Any]:
+        distributed = import_distributed()
+        if self.address == LOCAL_CLUSTER:
+            try:
+                cluster = distributed.LocalCluster(
+                    n_workers=self.jobs or (os.cpu_count() or 1),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            except Exception as exc:  # noqa: BLE001 - any start failure means no cluster to scan with
+                raise ClusterError(f"cannot start a local Dask cluster: {_describe(exc)}") from exc
+            try:
+                with distributed.Client(cluster) as client:
+                    yield client
+            finally:
+                cluster.close()
+            return
+        try:
+            client = distributed.Client(self.address, timeout=self.connect_timeout)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise ClusterError(
+                f"cannot reach the Dask scheduler at {self.address!r}: {_describe(exc)} "
+                f"(give a scheduler address such as tcp://HOST:8786, or 'local')"
+            ) from exc
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def import_distributed() -> Any:
+    """``dask.distributed``, or a ClusterError saying how to install it."""
+    try:
+        import dask.distributed as distributed
+    except ImportError as exc:
+        raise ClusterError(
+            f"--cluster needs the optional Dask dependency, which is not installed ({exc}); "
+            f"install it with: {INSTALL_HINT}"
+        ) from exc
+    return distributed
+
+
+def _absolute(target: FileTarget) -> FileTarget:
+    path = target.path if target.path.is_absolute() else target.path.absolute()
+    if not path.is_absolute():  # pragma: no cover - Path.absolute always is; kept as the documented contract
+        raise ClusterError(f"{target.display}: workers need absolute paths on a shared filesystem")
+    return dataclasses.replace(target, path=path)
+
+
+def _check_workers(client: Any, timeout: float, address: str) -> None:
+    """Fail early, with a reason, when no worker is there or workers run another modelsieve."""
+    from modelsieve import __version__
+
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError) as exc:
+        raise ClusterError(f"no Dask worker joined the scheduler at {address!r} within {timeout:g} s") from exc
+    try:
+        versions = client.run(worker_version)
+    except Exception as exc:  # noqa: BLE001 - whatever a worker raised, the cluster cannot scan
+        raise ClusterError(
+            f"Dask workers cannot run modelsieve ({_describe(exc)}): install modelsieve {__version__} "
+            f"with the same Python on every worker"
+        ) from exc
+    skew = sorted(f"{worker}: {version}" for worker, version in versions.items() if version != __version__)
+    if skew:
+        raise ClusterError(
+            f"Dask workers run another modelsieve version than this client ({__version__}): " + ", ".join(skew)
+        )
+
+
+def worker_version() -> str:
+    """Run on each worker: the modelsieve version it would scan with."""
+    from modelsieve import __version__
+
+    return __version__
+
+
+def remote_scan(job: Job, target: FileTarget, options: ScanOptions) -> FileResult:
+    """Run on a worker: scan one file, saying so plainly when this worker cannot see it."""
+    if not os.path.lexists(target.path):
+        return job.fail(
+            target,
+            options,
+            f"not found on worker {socket.gethostname()} at {target.path}: Dask workers must see the files "
+            f"at the same absolute paths as the client (shared filesystem)",
+            rule=_read_error(),
+        )
+    return job.scan(target, options)
+
+
+def _stream(
+    client: Any,
+    job: Job,
+    files: Sequence[FileTarget],
+    remote_files: Sequence[FileTarget],
+    options: ScanOptions,
+    progress: ProgressCallback | None,
+    window: int,
+) -> Iterator[FileResult]:
+    from dask.distributed import as_completed
+
+    reorder = _Reorder()
+    pending: dict[Any, int] = {}
+    queue = iter(enumerate(remote_files))
+    completed = as_completed()
+
+    def submit_more() -> None:
+        for i, target in queue:
+            future = client.submit(remote_scan, job, target, options, pure=False, retries=0)
+            pending[future] = i
+            completed.add(future)
+            if len(pending) >= window:
+                return
+
+    submit_more()
+    try:
+        for future in completed:
+            i = pending.pop(future)
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - a worker error, a dead worker or a lost scheduler
+                result = job.fail(
+                    files[i],
+                    options,
+                    f"distributed worker failed on this file: {_describe(exc)}",
+                    rule=_internal_error(),
+                )
+            future.release()
+            if progress:
+                progress(result)
+            yield from reorder.put(i, result)
+            submit_more()
+    finally:
+        if pending:
+            client.cancel(list(pending))

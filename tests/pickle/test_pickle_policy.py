@@ -1,0 +1,50 @@
+"""The policy data files load, carry versions, and classify names in context."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelsieve.model import BehaviourKind
+from modelsieve.rules.policy import Safety, load_policy
+
+
+def test_policy_files_load_with_versions() -> None:
+    policy = load_policy()
+    assert "allow 20" in policy.version and "deny 20" in policy.version and "aliases 20" in policy.version
+
+
+@pytest.mark.parametrize(
+    ("name", "safety"),
+    [
+        ("torch._utils._rebuild_tensor_v2", Safety.SAFE),
+        ("torch.FloatStorage", Safety.SAFE),
+        ("torch.nn.modules.linear.Linear", Safety.SAFE),
+        ("numpy._core.multiarray._reconstruct", Safety.SAFE),
+        ("collections.OrderedDict", Safety.SAFE),
+        ("builtins.set", Safety.SAFE),
+        ("sklearn.ensemble._forest.RandomForestClassifier", Safety.SAFE),
+        ("ultralytics.nn.tasks.DetectionModel", Safety.SAFE),
+        ("os.system", Safety.DANGEROUS),
+        ("asyncio.unix_events._UnixSubprocessTransport._start", Safety.DANGEROUS),
+        ("numpy.f2py.crackfortran.myeval", Safety.DANGEROUS),
+        ("numpy.testing._private.utils.runstring", Safety.DANGEROUS),
+        ("torch.utils.collect_env.run", Safety.DANGEROUS),
+        ("builtins.eval", Safety.DANGEROUS),
+        ("pip.main", Safety.DANGEROUS),
+        ("ultralytics.utils.checks.check_requirements", Safety.UNKNOWN),
+        ("__main__.MyNet", Safety.UNKNOWN),
+        ("builtins.print", Safety.UNKNOWN),
+        ("ossaudiodev.open", Safety.UNKNOWN),
+    ],
+)
+def test_classification(name: str, safety: Safety) -> None:
+    assert load_policy().classify(name).safety is safety
+
+
+def test_behaviour_kinds_and_aliases() -> None:
+    policy = load_policy()
+    assert policy.classify("webbrowser.open").kind is BehaviourKind.OPENS_BROWSER
+    assert policy.classify("ctypes.CDLL").kind is BehaviourKind.LOADS_NATIVE
+    assert policy.canonical_module("posix") == "os"
+    assert policy.canonical_module("__builtin__") == "builtins"
+    assert policy.canonical_module("_operator") == "operator"
