@@ -97,9 +97,13 @@ def scan_file(target: FileTarget, options: ScanOptions) -> FileResult:
     )
 
 
-def failed_result(target: FileTarget, options: ScanOptions, reason: str, *, rule: Rule = general.INTERNAL_ERROR) -> FileResult:
+def failed_result(
+    target: FileTarget, options: ScanOptions, reason: str, *, rule: Rule = general.INTERNAL_ERROR
+) -> FileResult:
     """The inconclusive result of a file whose scan could not run (a worker failed or cannot see the file)."""
-    analysis = Analysis(findings=(rule.finding(Location(path=target.display), reason, subject="worker", evidence=reason),))
+    analysis = Analysis(
+        findings=(rule.finding(Location(path=target.display), reason, subject="worker", evidence=reason),)
+    )
     return build_result(target.display, 0, None, analysis, options, loaded=loaded_by_default(target.relative))
 
 

@@ -119,7 +119,7 @@ class SerialExecutor:
         for target in files:
             try:
                 result = job.scan(target, options)
-            except Exception as exc:  # noqa: BLE001 - one file's failure must not end the scan
+            except Exception as exc:  # one file's failure must not end the scan
                 result = job.fail(target, options, f"scan failed: {_describe(exc)}", rule=_internal_error())
             if progress:
                 progress(result)
@@ -188,7 +188,7 @@ def _isolated(job: Job, target: FileTarget, options: ScanOptions) -> FileResult:
             return solo.submit(job.scan, target, options).result()
         except BrokenProcessPool:
             reason = "the worker process died while scanning this file (crash in a parser or out of memory)"
-        except Exception as exc:  # noqa: BLE001 - reported as inconclusive for this file only
+        except Exception as exc:  # reported as inconclusive for this file only
             reason = f"scan failed: {_describe(exc)}"
     return job.fail(target, options, reason, rule=_internal_error())
 
@@ -229,10 +229,10 @@ class DaskExecutor:
                     n_workers=self.jobs or (os.cpu_count() or 1),
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     silence_logs=logging.ERROR,
                 )
-            except Exception as exc:  # noqa: BLE001 - any start failure means no cluster to scan with
+            except Exception as exc:  # any start failure means no cluster to scan with
                 raise ClusterError(f"cannot start a local Dask cluster: {_describe(exc)}") from exc
             try:
                 with distributed.Client(cluster) as client:
@@ -282,7 +282,7 @@ def _check_workers(client: Any, timeout: float, address: str) -> None:
         raise ClusterError(f"no Dask worker joined the scheduler at {address!r} within {timeout:g} s") from exc
     try:
         versions = client.run(worker_version)
-    except Exception as exc:  # noqa: BLE001 - whatever a worker raised, the cluster cannot scan
+    except Exception as exc:  # whatever a worker raised, the cluster cannot scan
         raise ClusterError(
             f"Dask workers cannot run modelsieve ({_describe(exc)}): install modelsieve {__version__} "
             f"with the same Python on every worker"
@@ -344,7 +344,7 @@ def _stream(
             i = pending.pop(future)
             try:
                 result = future.result()
-            except Exception as exc:  # noqa: BLE001 - a worker error, a dead worker or a lost scheduler
+            except Exception as exc:  # a worker error, a dead worker or a lost scheduler
                 result = job.fail(
                     files[i],
                     options,

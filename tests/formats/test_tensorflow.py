@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import marshal
-import os
 from pathlib import Path
 
 import pytest
@@ -289,11 +288,27 @@ def test_text_starting_with_newline_is_not_a_graph(tmp_path: Path) -> None:
     assert not any(f.startswith("tensorflow") for f in result.formats)
 
 
-def test_no_tensorflow_needed() -> None:
-    assert "tensorflow" not in os.environ.get("PYTHONPATH", "")
-    import importlib.util
+def test_scanning_never_imports_the_frameworks(tmp_path: Path) -> None:
+    """Scanning TF, TFLite and HDF5 content imports neither TensorFlow nor Keras (h5py only in its child)."""
+    import subprocess
+    import sys
 
-    assert importlib.util.find_spec("tensorflow") is None
+    import h5py
+
+    graph = _graph(tmp_path / "g.pb", [_node("ReadFile_3", "ReadFile")])
+    with h5py.File(tmp_path / "m.h5", "w") as f:
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": []}})
+    code = (
+        "import sys; from modelsieve.api import scan; from modelsieve.options import ScanOptions; "
+        "r = scan(sys.argv[1:], ScanOptions(jobs=1)); "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'h5py', 'torch') if m in sys.modules)); "
+        "print(sorted(f for x in r.results for f in x.formats))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(graph), str(tmp_path / "m.h5")], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "[]"
+    assert "tensorflow-graphdef" in out[1] and "keras-h5" in out[1]
 
 
 def _mutations(data: bytes, seed: int, count: int) -> list[bytes]:

@@ -141,6 +141,13 @@ def test_large_numpy_pickle_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert peak < 8 * 1024 * 1024
 
 
+@pytest.mark.parametrize("protocol", [0, 1, 2])
+def test_large_text_payloads_of_old_protocols_stay_symbolic(protocol: int) -> None:
+    """Protocol 0-2 numpy arrays carry their bytes as (latin-1) text: megabytes on one opcode."""
+    analysis = analyse(pickle.dumps(np.random.default_rng(3).random(300_000), protocol=protocol))
+    assert not analysis.findings, analysis.findings
+
+
 def test_io_is_not_needed_to_sniff() -> None:
     from modelsieve.pickle import looks_like_pickle
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import bz2
+import gzip
+import lzma
 import pickle
 import zlib
 
@@ -163,6 +166,9 @@ def test_getattr_with_computed_name_is_pkl005() -> None:
         (base64.b85encode, ("base64", "b85decode")),
         (lambda b: b.hex().encode(), ("binascii", "unhexlify")),
         (zlib.compress, ("zlib", "decompress")),
+        (gzip.compress, ("gzip", "decompress")),
+        (bz2.compress, ("bz2", "decompress")),
+        (lzma.compress, ("lzma", "decompress")),
     ],
 )
 def test_nested_pickle_loads_of_decoded_bytes(encode: object, decoder: tuple[str, str]) -> None:
@@ -268,3 +274,20 @@ def test_gadget_method_call_is_dangerous() -> None:
     analysis = analyse(P2 + run + pickle.STOP)
     assert "code.InteractiveInterpreter.runcode" in [f.subject for f in of(analysis, "PKL001")]
     assert any("executes Python code: `print(1)`" in d for d in behaviours(analysis))
+
+
+def test_pickled_functions_are_capabilities_until_called() -> None:
+    """dill/cloudpickle rebuild functions from code objects: reported (PKL002), not called (no PKL001)."""
+    dill = pytest.importorskip("dill")
+    cloudpickle = pytest.importorskip("cloudpickle")
+    for data in (dill.dumps(lambda x: x + 1), cloudpickle.dumps(lambda x: x + 1)):
+        analysis = analyse(data)
+        assert "PKL001" not in ids(analysis), analysis.findings
+        assert "PKL002" in ids(analysis)
+
+
+def test_pickled_function_called_in_stream_is_pkl001() -> None:
+    dill = pytest.importorskip("dill")
+    data = dill.dumps(lambda: None)
+    analysis = analyse(data[:-1] + pickle.EMPTY_TUPLE + pickle.REDUCE + pickle.STOP)
+    assert "types.FunctionType" in [f.subject for f in of(analysis, "PKL001")]

@@ -86,7 +86,8 @@ def _read_attributes(artifact: Artifact, ctx: ScanContext) -> dict[str, object]:
     path = getattr(artifact.stream, "name", None)
     if artifact.depth == 0 and isinstance(path, str) and os.path.isfile(path):
         return _run_worker(path, ctx)
-    # Nested members (e.g. model.weights.h5 in a .keras zip) are copied to a private temporary file.
+    # Nested members (e.g. model.weights.h5 in a .keras zip) are copied to a private temporary file; passing
+    # the spool's descriptor as /dev/fd/N does not work, HDF5 insists on resolving a real path.
     with tempfile.NamedTemporaryFile(prefix="modelsieve-", suffix=".h5") as tmp:
         artifact.stream.seek(0)
         shutil.copyfileobj(artifact.stream, tmp, 1 << 20)

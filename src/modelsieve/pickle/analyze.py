@@ -22,6 +22,8 @@ from modelsieve.rules.policy import load_policy
 from modelsieve.source import Artifact, bytes_artifact, spool
 
 _TRAILING_WINDOW = 64 * 1024
+#: Nested payloads scanned per stream; past this, loaders are still reported but their payloads not scanned.
+MAX_NESTED_SCANS = 1000
 
 
 class _Payloads:
@@ -32,8 +34,13 @@ class _Payloads:
         self.ctx = ctx
         # Plain-pickled tensors embed one torch file per storage; identical payloads are scanned once.
         self._seen: dict[bytes, Analysis] = {}
+        self.count = 0
 
     def __call__(self, payload: Value, site: Site, loader: str, encoding: str) -> NestedPayload:
+        self.ctx.check_time()
+        self.count += 1
+        if self.count > MAX_NESTED_SCANS:
+            return NestedPayload(site, loader, encoding, None, f"more than {MAX_NESTED_SCANS} nested payloads")
         member = f"<nested pickle at opcode #{site.index}>"
         depth = self.artifact.depth + 1
         key = b""

@@ -12,6 +12,8 @@ from modelsieve.rules.base import Rule
 from modelsieve.rules.policy import Policy, Safety
 
 _NOTE_RULES: dict[str, Rule] = {r.id: r for r in rules.RULES}
+#: Bound on listed calls (a pickle of a million numpy scalars makes a million safe calls).
+MAX_RECORDS = 50_000
 _STORAGE_LOADERS = frozenset({"torch.storage._load_from_bytes"})
 
 
@@ -252,8 +254,11 @@ class FindingBuilder:
             )
 
     def call_records(self, trace: Trace) -> list[CallRecord]:
-        records = []
+        """One record per reconstructed call; safe calls beyond ``MAX_RECORDS`` are left out of the list."""
+        records: list[CallRecord] = []
         for ev in trace.calls:
+            if len(records) >= MAX_RECORDS and self._safety(ev) == Safety.SAFE.value:
+                continue
             records.append(
                 CallRecord(
                     callable=ev.shown or "<unresolved>",

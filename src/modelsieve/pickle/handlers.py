@@ -548,3 +548,52 @@ for _name in NESTED_LOADERS:
     HANDLERS[_name] = _make_loader(_name)
 
 HANDLERS["builtins.__import__"] = _dunder_import
+
+
+# dill / cloudpickle rebuild functions, classes and cells from parts. Rebuilding runs nothing by itself;
+# what matters is whether the rebuilt function is called, which the Code values track.
+_SERIALIZER_HELPERS = (
+    "cloudpickle.cloudpickle._function_setstate",
+    "cloudpickle.cloudpickle._class_setstate",
+    "cloudpickle.cloudpickle._make_empty_cell",
+    "cloudpickle.cloudpickle._make_cell",
+    "cloudpickle.cloudpickle._make_skeleton_class",
+    "cloudpickle.cloudpickle._make_skeleton_enum",
+    "cloudpickle.cloudpickle._make_dict_keys",
+    "cloudpickle.cloudpickle._make_dict_values",
+    "cloudpickle.cloudpickle._make_dict_items",
+    "dill._dill._create_cell",
+    "dill._dill._create_namedtuple",
+    "dill._dill._create_type",
+    "dill._dill._setattr",
+)
+
+
+def _make_helper(name: str) -> Handler:
+    def handler(
+        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+    ) -> Value:
+        result = Obj(Global(*name.rsplit(".", 1)), args, kwargs, name, site)
+        r.record(name, args, kwargs, site, PURE, via, result)
+        return result
+
+    return handler
+
+
+for _name in _SERIALIZER_HELPERS:
+    HANDLERS[_name] = _make_helper(_name)
+
+
+@_handles("cloudpickle.cloudpickle._builtin_type", "dill._dill._load_type")
+def _builtin_type(
+    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+) -> Value:
+    """``_builtin_type('CodeType')`` is ``types.CodeType``: a name resolver like getattr(types, ...)."""
+    name = text_of(args[0]) if args else None
+    if name is None:
+        r.record(None, args, kwargs, site, CALL, via_chain(via, "builtin type chosen at load time"))
+        return Unknown("computed type")
+    value = r.get_attr(r.module_ref("types", site), name, site)
+    r._ref(value, site)
+    r.record("cloudpickle.cloudpickle._builtin_type", args, kwargs, site, RESOLVER, via, value)
+    return value

@@ -16,7 +16,15 @@ from dataclasses import dataclass, replace
 
 from modelsieve.limits import Limits
 from modelsieve.pickle import pure
-from modelsieve.pickle.handlers import DOWNLOADERS, HANDLERS, Handler, state_items, url_of, via_chain
+from modelsieve.pickle.handlers import (
+    DOWNLOADERS,
+    HANDLERS,
+    MAX_INLINE_ITEMS,
+    Handler,
+    state_items,
+    url_of,
+    via_chain,
+)
 from modelsieve.pickle.render import name_of, render
 from modelsieve.pickle.trace import CALL, METHOD, NEW, PURE, RESOLVER, CallEvent, NestedPayload, Note, Trace
 from modelsieve.pickle.values import (
@@ -64,7 +72,6 @@ DUNDERS = frozenset(
         "__loader__",
         "__spec__",
         "__init__",
-        "__import__",
         "__reduce__",
         "__reduce_ex__",
         "__getattr__",
@@ -82,7 +89,6 @@ DUNDERS = frozenset(
 
 _DICT_METHODS = frozenset({"get", "__getitem__", "pop", "setdefault", "keys", "values", "items", "copy", "update"})
 _MAX_INVOKE_DEPTH = 12
-_MAX_INLINE_ITEMS = 3
 
 ScanPayload = Callable[[Value, Site, str, str], NestedPayload]
 AfterBuild = Callable[["Resolver", Value, object, Site], "Value | None"]
@@ -541,7 +547,7 @@ class Resolver:
             if override is None and method == "extend":
                 override = obj.attrs.get("append")
                 if override is not None:
-                    for item in args[:_MAX_INLINE_ITEMS]:
+                    for item in args[:MAX_INLINE_ITEMS]:
                         self.invoke(override, (item,), (), site, "reduce", "APPENDS calls an injected append", 0)
                     return
             if override is not None:
@@ -551,8 +557,8 @@ class Resolver:
             if obj.target is not None:
                 safety = self.policy.classify(obj.target).safety
                 if safety is not Safety.SAFE:
-                    self.record(f"{obj.target}.{method}", args[:_MAX_INLINE_ITEMS], (), site, METHOD)
-            obj.state.extend(args[:_MAX_INLINE_ITEMS])
+                    self.record(f"{obj.target}.{method}", args[:MAX_INLINE_ITEMS], (), site, METHOD)
+            obj.state.extend(args[:MAX_INLINE_ITEMS])
 
     def string(self, value: Const | LargeBytes, site: Site) -> None:
         if isinstance(value, LargeBytes):

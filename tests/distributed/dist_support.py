@@ -1,0 +1,59 @@
+"""Helpers for the distributed tests: fixture bytes, result summaries and scan functions sent to workers.
+
+The scan functions are pickled by value (cloudpickle) because Dask workers cannot import test modules.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from modelsieve.api import scan_file
+from modelsieve.model import FileResult
+from modelsieve.options import ScanOptions
+from modelsieve.walk import FileTarget
+
+MALICIOUS = ("evil_a.pkl", "nested/evil_b.pkl", "nested/deeper/weights.bin", "z_last_evil.pkl")
+
+
+def os_system_pickle(command: str) -> bytes:
+    """Protocol-0 pickle whose loading calls os.system(command): GLOBAL 'os system', MARK, STRING, TUPLE, REDUCE."""
+    return b"cos\nsystem\n(S'" + command.encode() + b"'\ntR."
+
+
+def summary(results: tuple[FileResult, ...] | list[FileResult]) -> list[tuple[object, ...]]:
+    """What must not depend on where a file was scanned (durations may)."""
+    return [
+        (
+            r.path,
+            r.verdict,
+            r.status,
+            r.formats,
+            r.sha256,
+            r.size,
+            r.loaded_by_default,
+            tuple((f.rule_id, f.subject, f.message, f.location) for f in r.findings),
+        )
+        for r in results
+    ]
+
+
+def raising_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """A scan that breaks on one file, as an analyser bug or a worker-side error would."""
+    if target.path.name == "evil_a.pkl":
+        raise RuntimeError("simulated worker failure")
+    return scan_file(target, options)
+
+
+def dying_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """A scan whose process dies on one file, as a segfault in a native parser or the OOM killer would."""
+    if target.path.name == "config.pkl":
+        os._exit(13)
+    return scan_file(target, options)
+
+
+def slow_first_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """The first file finishes last, so results arrive out of order."""
+    if target.path.name == "benign_p0.pkl":
+        time.sleep(0.5)
+    return scan_file(target, options)
