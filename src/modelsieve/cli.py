@@ -89,7 +89,8 @@ the verdict and exit code only with --include-unloaded.
 tcp://10.0.0.5:8786, or "local" for a cluster of --jobs processes on this
 machine. Workers read the files themselves, so they must see them at the
 same absolute paths (a shared filesystem); a file a worker cannot read or
-fails on is reported inconclusive (GEN005/GEN006), never clean.
+fails on is reported inconclusive (GEN005/GEN006), never clean. The
+scheduler and every worker need the same modelsieve version installed.
 """
 
 

@@ -9,7 +9,8 @@ ends the whole scan.
 Dask is an optional extra (``pip install 'modelsieve[distributed]'``) and is
 imported only when a cluster is asked for, so the CLI starts fast without it.
 Workers receive file paths, not file contents: they must see the same files
-at the same absolute paths (a shared filesystem).
+at the same absolute paths (a shared filesystem). The scheduler and every
+worker need the same modelsieve installed (Dask unpickles tasks on both).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -266,10 +267,8 @@ def import_distributed() -> Any:
 
 
 def _absolute(target: FileTarget) -> FileTarget:
-    path = target.path if target.path.is_absolute() else target.path.absolute()
-    if not path.is_absolute():  # pragma: no cover - Path.absolute always is; kept as the documented contract
-        raise ClusterError(f"{target.display}: workers need absolute paths on a shared filesystem")
-    return dataclasses.replace(target, path=path)
+    """The target as a worker must open it; its display path (what reports show) stays as the user gave it."""
+    return dataclasses.replace(target, path=target.path.absolute())
 
 
 def _check_workers(client: Any, timeout: float, address: str) -> None:
@@ -292,6 +291,14 @@ def _check_workers(client: Any, timeout: float, address: str) -> None:
         raise ClusterError(
             f"Dask workers run another modelsieve version than this client ({__version__}): " + ", ".join(skew)
         )
+    # The scheduler unpickles every task too: without modelsieve there, each file would fail one by one.
+    try:
+        client.submit(worker_version, pure=False).result(timeout=timeout)
+    except Exception as exc:  # the probe task failing means every scan task would fail the same way
+        raise ClusterError(
+            f"the Dask scheduler at {address!r} cannot run modelsieve tasks ({_describe(exc)}): install "
+            f"modelsieve {__version__} with the same Python on the scheduler and every worker"
+        ) from exc
 
 
 def worker_version() -> str:
@@ -344,7 +351,15 @@ def _stream(
             i = pending.pop(future)
             try:
                 result = future.result()
-            except Exception as exc:  # a worker error, a dead worker or a lost scheduler
+            except CancelledError as exc:
+                result = job.fail(
+                    files[i],
+                    options,
+                    f"the scan of this file was cancelled ({getattr(exc, 'reason', None) or 'no reason given'}): "
+                    f"the connection to the Dask scheduler was lost or the task was cancelled",
+                    rule=_internal_error(),
+                )
+            except Exception as exc:  # a worker error, a dead worker (KilledWorker) or a lost scheduler
                 result = job.fail(
                     files[i],
                     options,

@@ -1,6 +1,7 @@
 """Helpers for the distributed tests: fixture bytes, result summaries and scan functions sent to workers.
 
-The scan functions are pickled by value (cloudpickle) because Dask workers cannot import test modules.
+Dask sends the scan functions by reference, so workers import this module: LocalCluster workers inherit the
+test process's sys.path, separate `dask worker` processes get it through PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -56,4 +57,10 @@ def slow_first_scan(target: FileTarget, options: ScanOptions) -> FileResult:
     """The first file finishes last, so results arrive out of order."""
     if target.path.name == "benign_p0.pkl":
         time.sleep(0.5)
+    return scan_file(target, options)
+
+
+def slow_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """A scan slow enough for the test to pull the scheduler away in the middle."""
+    time.sleep(0.2)
     return scan_file(target, options)

@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
 import dist_support
 import pytest
-from dist_support import MALICIOUS, raising_scan, slow_first_scan, summary
+from dist_support import MALICIOUS, raising_scan, slow_first_scan, slow_scan, summary
 
 from modelsieve import executors
 from modelsieve.api import failed_result, scan, scan_file
@@ -21,9 +21,6 @@ from modelsieve.options import ScanOptions
 from modelsieve.walk import FileTarget, expand
 
 pytest.importorskip("dask.distributed")
-
-# Workers import modelsieve but not the tests: send the test scan functions by value.
-cloudpickle.register_pickle_by_value(dist_support)
 
 
 def _files(folder: Path) -> list[FileTarget]:
@@ -109,9 +106,10 @@ def test_bounded_window_streams_out_of_order_but_yields_in_input_order(
     in_flight: list[int] = []
     submit = dask.distributed.Client.submit
 
-    def counting_submit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        submitted.append(1)
-        return submit(self, *args, **kwargs)
+    def counting_submit(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if fn is executors.remote_scan:
+            submitted.append(1)
+        return submit(self, fn, *args, **kwargs)
 
     def progress(result: Any) -> None:
         progressed.append(result.path)
@@ -166,6 +164,25 @@ def test_workers_with_another_modelsieve_version_are_refused() -> None:
         executors._check_workers(SkewedClient(), 1, "tcp://sched:8786")
 
 
+def test_scheduler_that_cannot_unpickle_tasks_is_refused_before_scanning() -> None:
+    class Failed:
+        def result(self, timeout: float) -> str:
+            raise RuntimeError("Error during deserialization of the task graph.")
+
+    class NoModelsieveScheduler:
+        def wait_for_workers(self, n: int, timeout: float) -> None:
+            return None
+
+        def run(self, fn: Any) -> dict[str, str]:
+            return {"tcp://w1:1": fn()}
+
+        def submit(self, fn: Any, pure: bool) -> Failed:
+            return Failed()
+
+    with pytest.raises(executors.ClusterError, match=r"cannot run modelsieve tasks.*deserialization"):
+        executors._check_workers(NoModelsieveScheduler(), 1, "tcp://sched:8786")
+
+
 def test_cli_cluster_local_matches_serial_json(mixed_folder: Path) -> None:
     """`scan --cluster local` end to end in a fresh process: a real LocalCluster of two worker processes."""
     command = [sys.executable, "-c", "from modelsieve.cli import run; run()", "scan", "-f", "json", "--no-progress"]
@@ -191,3 +208,76 @@ def test_cli_cluster_local_matches_serial_json(mixed_folder: Path) -> None:
 
     assert files(local.stdout) == files(serial.stdout)
     assert any(rules == [("PKL001", "os.system")] for _, _, rules in files(local.stdout))
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists() or not path.read_text().strip():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"dask scheduler did not start (exit {proc.poll()})")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_scheduler_and_worker_as_separate_processes(mixed_folder: Path, tmp_path: Path) -> None:
+    """The deployment shape: `dask scheduler` and `dask worker` processes on 127.0.0.1, found by address."""
+    scheduler_file = tmp_path / "scheduler.json"
+    quiet = subprocess.DEVNULL
+    # Tasks name the test scan functions of dist_support by reference: scheduler and worker must import it too.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(dist_support.__file__).parent), *sys.path])}
+    command = ["--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)]
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", *command], stdout=quiet, stderr=quiet, env=env
+    )
+    worker = None
+    try:
+        _wait_for(scheduler_file, scheduler, 30)
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        command = ["--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--no-nanny", "--host", "127.0.0.1"]
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, *command],
+            stdout=quiet,
+            stderr=quiet,
+            env=env,
+        )
+        remote = scan(mixed_folder, ScanOptions(cluster=address))
+        serial = scan(mixed_folder, ScanOptions(jobs=1))
+        assert summary(remote.results) == summary(serial.results)
+        _check_mixed(remote.results)
+
+        # Then the scheduler disappears mid-scan: the files not yet scanned are inconclusive, nothing hangs.
+        files = _files(mixed_folder)
+        done: list[str] = []
+
+        def kill_scheduler_after_three(result: Any) -> None:
+            done.append(result.path)
+            if len(done) == 3:
+                scheduler.kill()
+
+        job = executors.Job(scan=slow_scan, fail=failed_result)
+        started = time.monotonic()
+        results = list(executors.DaskExecutor(address).map(job, files, ScanOptions(), kill_scheduler_after_three))
+        assert time.monotonic() - started < 20
+        assert [r.path for r in results] == [t.display for t in files]
+        lost = [r for r in results if r.findings and r.findings[0].rule_id == "GEN006"]
+        assert len(lost) >= len(files) - 4
+        for result in lost:
+            assert result.verdict is Verdict.INCONCLUSIVE
+            assert "connection to the Dask scheduler was lost" in result.findings[0].message
+        assert summary([r for r in results if r not in lost]) == summary(
+            [scan_file(t, ScanOptions()) for t, r in zip(files, results, strict=True) if r not in lost]
+        )
+    finally:
+        if worker is not None:
+            _stop(worker)
+        _stop(scheduler)

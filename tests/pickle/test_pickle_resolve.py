@@ -291,3 +291,71 @@ def test_pickled_function_called_in_stream_is_pkl001() -> None:
     data = dill.dumps(lambda: None)
     analysis = analyse(data[:-1] + pickle.EMPTY_TUPLE + pickle.REDUCE + pickle.STOP)
     assert "types.FunctionType" in [f.subject for f in of(analysis, "PKL001")]
+
+
+def test_defaultdict_factory_runs_on_missing_key() -> None:
+    factory = call(g("functools", "partial"), g("os", "system"), bu("ls"))
+    dd = call(g("collections", "defaultdict"), factory)
+    assert subjects(P2 + call(g("operator", "getitem"), dd, bu("k")) + pickle.STOP) == ["os.system"]
+
+
+def test_reconstructor_with_a_base_runs_its_init() -> None:
+    popen = g("subprocess", "Popen")
+    argv = pickle.MARK + bu("ls") + pickle.LIST
+    assert "subprocess.Popen" in subjects(P2 + call(g("copyreg", "_reconstructor"), popen, popen, argv) + pickle.STOP)
+
+
+def test_inverted_registry_written_by_setitem_opcode() -> None:
+    reg = g("copyreg", "_inverted_registry") + pickle.BININT1 + b"\xe7" + bu("os") + bu("system") + pickle.TUPLE2
+    data = P2 + reg + pickle.SETITEM + pickle.POP + pickle.EXT1 + b"\xe7" + t1(bu("ls")) + pickle.REDUCE + pickle.STOP
+    analysis = analyse(data)
+    assert "PKL007" in ids(analysis)
+    assert [f.subject for f in of(analysis, "PKL001")] == ["os.system"]
+
+
+def test_replaced_special_method_fires_on_instances() -> None:
+    """BUILD sets Terminal.__hash__ = subprocess.getoutput; hashing an instance (a dict key) runs it."""
+    cls = g("email._header_value_parser", "Terminal")
+    state = pickle.NONE + pickle.EMPTY_DICT + su("__hash__") + g("subprocess", "getoutput") + pickle.SETITEM
+    data = P2 + cls + state + pickle.TUPLE2 + pickle.BUILD + pickle.POP
+    data += pickle.EMPTY_DICT + call(cls, bu("id"), bu("x")) + pickle.NONE + pickle.SETITEM + pickle.STOP
+    analysis = analyse(data)
+    assert "PKL014" in ids(analysis)
+    assert "subprocess.getoutput" in [f.subject for f in of(analysis, "PKL001")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        call(g("builtins", "str.format"), bu("{}{}"), bu("sys"), bu("tem")),
+        call(
+            g("operator", "getitem"),
+            bu("xxsystemxx"),
+            call(g("builtins", "slice"), pickle.BININT1 + b"\x02", pickle.BININT1 + b"\x08"),
+        ),
+        call(call(g("builtins", "getattr"), bu(""), bu("join")), call(g("builtins", "reversed"), bu("metsys"))),
+        call(g("builtins", "str.__mod__"), bu("%s%s"), pickle.MARK + bu("sys") + bu("tem") + pickle.TUPLE),
+    ],
+)
+def test_computed_attribute_names(name: bytes) -> None:
+    os_mod = call(g("builtins", "__import__"), bu("os"))
+    data = P2 + call(call(g("builtins", "getattr"), os_mod, name), bu("ls")) + pickle.STOP
+    assert subjects(data) == ["os.system"]
+
+
+def test_format_with_width_is_not_computed() -> None:
+    """A padding width would let the stream allocate gigabytes in the scanner: left unknown."""
+    name = call(g("builtins", "str.format"), bu("{:>999999999}"), bu("x"))
+    os_mod = call(g("builtins", "__import__"), bu("os"))
+    analysis = analyse(P2 + call(call(g("builtins", "getattr"), os_mod, name), bu("ls")) + pickle.STOP)
+    assert "PKL005" in ids(analysis)
+
+
+def test_unpickler_object_load_is_a_nested_loader() -> None:
+    inner = P2 + os_system("id") + pickle.STOP
+    blob = pickle.SHORT_BINBYTES + bytes([len(inner)]) + inner
+    unpickler = call(g("pickle", "Unpickler"), call(g("io", "BytesIO"), blob))
+    data = P2 + call(call(g("builtins", "getattr"), unpickler, bu("load"))) + pickle.STOP
+    analysis = analyse(data)
+    assert [f.subject for f in of(analysis, "PKL006")] == ["pickle.Unpickler.load"]
+    assert "os.system" in [f.subject for f in of(analysis, "PKL001")]

@@ -187,3 +187,7 @@ def test_text_report_summary_lists_indicators_and_unloaded(repo_report: Report) 
     assert "not read by standard loading" in summary and "training_args.bin" in summary
     assert "[suppressed: mypkg is our own package]" in out
     assert "\x1b[" not in out  # colour is the CLI's business
+
+
+def test_sarif_keeps_remote_uris() -> None:
+    assert sarif._uri("hf://org/repo/pytorch_model.bin", Path("/")) == "hf://org/repo/pytorch_model.bin"

@@ -148,7 +148,7 @@ def _analyse(
                 general.LIMIT_EXCEEDED.finding(
                     location.at(offset=exc.offset, opcode_index=machine.index),
                     f"pickle analysis stopped: {exc.what}; findings so far are reported",
-                    subject=exc.what.split(" ", 1)[0],
+                    subject=exc.kind,
                     evidence=exc.what,
                 )
             )

@@ -62,7 +62,9 @@ def after_build(resolver: Resolver, obj: Value, machine: object, site: Site) -> 
         try:
             if resolver.inline_depth > resolver.limits.max_nesting_depth:
                 raise LimitError(
-                    site.offset, f"nested object-array pickles deeper than {resolver.limits.max_nesting_depth}"
+                    site.offset,
+                    f"nested object-array pickles deeper than {resolver.limits.max_nesting_depth}",
+                    "nesting-depth",
                 )
             inner = Machine(reader, resolver, resolver.limits, opcode_base=0)
             inner.check_time = machine.check_time

@@ -70,7 +70,8 @@ class FindingBuilder:
         return out
 
     def _event(self, ev: CallEvent, trace: Trace, out: list[Finding]) -> None:
-        if ev.role in (RESOLVER, PURE, METHOD) and ev.target != "importlib.import_module":
+        imports = ev.role == RESOLVER and isinstance(ev.result, ModuleRef)
+        if ev.role in (RESOLVER, PURE, METHOD) and not imports:
             return
         safe = ev.target is not None and self.policy.classify(ev.target).safety is Safety.SAFE
         if safe and ev.role in (CALL, NEW):
@@ -81,7 +82,7 @@ class FindingBuilder:
             self._loader(ev, trace, out, evidence)
             return
         if ev.role in (RESOLVER, PURE):
-            if ev.target == "importlib.import_module" and isinstance(ev.result, ModuleRef):
+            if imports and isinstance(ev.result, ModuleRef):
                 self._needs_code(ev.result.module, ev, out, f"imports module {ev.result.module}")
             return
         if ev.target is None:

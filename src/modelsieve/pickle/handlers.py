@@ -62,7 +62,9 @@ NESTED_LOADERS = frozenset(
         "numpy.lib.npyio.load",
         "numpy.lib._npyio_impl.load",
         "pandas.read_pickle",
-        "shelve.open",
+        "pandas.io.pickle.read_pickle",
+        "numpy.lib.format.read_array",
+        "numpy.lib._format_impl.read_array",
         "lib2to3.pgen2.grammar.Grammar.loads",
         "lib2to3.pgen2.grammar.Grammar.load",
     }
@@ -153,17 +155,14 @@ def _getattr(
     return value
 
 
-@_handles(
-    "builtins.__import__",
-    "importlib.__import__",
-    "importlib.import_module",
-    "importlib._bootstrap._gcd_import",
-    "dill._dill._import_module",
-    "cloudpickle.cloudpickle.subimport",
-    "cloudpickle.cloudpickle_fast.subimport",
-)
-def _import(r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str) -> Value:
-    target = "importlib.import_module"
+def _import(
+    r: Resolver,
+    args: tuple[Value, ...],
+    kwargs: tuple[tuple[str, Value], ...],
+    site: Site,
+    via: str,
+    target: str = "importlib.import_module",
+) -> Value:
     name = text_of(args[0]) if args else None
     if name is None:
         r.record(None, args, kwargs, site, CALL, via_chain(via, "imports a module named at load time"))
@@ -183,9 +182,27 @@ def _dunder_import(
     fromlist = args[3] if len(args) > 3 else _kw(kwargs, "fromlist")
     if name is not None and not (fromlist is not None and sequence_of(fromlist)):
         args = (Const(name.split(".", 1)[0]), *args[1:])
-    result = _import(r, args[:1], (), site, via)
-    r.trace.used.add("builtins.__import__")
-    return result
+    return _import(r, args[:1], (), site, via, "builtins.__import__")
+
+
+def _make_import(name: str) -> Handler:
+    def handler(
+        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+    ) -> Value:
+        return _import(r, args, kwargs, site, via, name)
+
+    return handler
+
+
+for _name in (
+    "importlib.__import__",
+    "importlib.import_module",
+    "importlib._bootstrap._gcd_import",
+    "dill._dill._import_module",
+    "cloudpickle.cloudpickle.subimport",
+    "cloudpickle.cloudpickle_fast.subimport",
+):
+    HANDLERS[_name] = _make_import(_name)
 
 
 @_handles("pkgutil.resolve_name", "pydoc.locate")
@@ -222,7 +239,14 @@ for _kind in ("attrgetter", "itemgetter", "methodcaller"):
     HANDLERS[f"operator.{_kind}"] = _make_getter(_kind)
 
 
-@_handles("operator.getitem", "builtins.dict.get", "builtins.dict.__getitem__", "operator.__getitem__")
+@_handles(
+    "operator.getitem",
+    "builtins.dict.get",
+    "builtins.dict.__getitem__",
+    "operator.__getitem__",
+    "collections.defaultdict.__getitem__",
+    "collections.OrderedDict.__getitem__",
+)
 def _op_getitem(
     r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
 ) -> Value:
@@ -253,9 +277,38 @@ def _reconstructor(
     if target is None:
         r.record(None, args, kwargs, site, CALL, via_chain(via, "copyreg._reconstructor of a computed class"))
         return Unknown("instance of computed class")
+    base = name_of(args[1]) if len(args) > 1 else "builtins.object"
     result = Obj(cls, args[1:], kwargs, target, site, new=True)
     r.record(target, args[1:], kwargs, site, NEW, via_chain(via, "copyreg"), result)
+    if len(args) > 1 and base != "builtins.object":
+        # _reconstructor(cls, base, state) runs base.__init__(obj, state) when base is not object.
+        state = args[2:3]
+        if base is None:
+            r.record(None, state, (), site, CALL, via_chain(via, "copyreg._reconstructor with a computed base"))
+        else:
+            r.record(base, state, (), site, CALL, via_chain(via, f"copyreg._reconstructor runs {base}.__init__"))
     return result
+
+
+@_handles("copyreg._inverted_registry.__setitem__", "copyreg._inverted_registry.setdefault")
+def _inverted_registry_setitem(
+    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+) -> Value:
+    if len(args) >= 2:
+        r.register_extension(args[0], args[1], site)
+    r.record("copyreg._inverted_registry.__setitem__", args, kwargs, site, RESOLVER, via)
+    return Const(None)
+
+
+@_handles("copyreg._inverted_registry.update")
+def _inverted_registry_update(
+    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+) -> Value:
+    if args and isinstance(args[0], DictV):
+        for code, entry in args[0].items:
+            r.register_extension(code, entry, site)
+    r.record("copyreg._inverted_registry.update", args, kwargs, site, RESOLVER, via)
+    return Const(None)
 
 
 @_handles("copyreg.add_extension")
@@ -405,8 +458,48 @@ def _make_str_method(kind: str, method: str) -> Handler:
 
 
 for _kind2 in ("str", "bytes"):
-    for _m in ("join", "replace", "lower", "upper", "strip", "decode", "encode", "__add__", "__getitem__"):
+    for _m in (
+        "format",
+        "__mod__",
+        "join",
+        "replace",
+        "lower",
+        "upper",
+        "strip",
+        "decode",
+        "encode",
+        "__add__",
+        "__getitem__",
+    ):
         HANDLERS[f"builtins.{_kind2}.{_m}"] = _make_str_method(_kind2, _m)
+
+
+def _make_sequence(name: str) -> Handler:
+    """Sequence builders over constants (``reversed('metsys')``) stay known; anything else is an object."""
+
+    def handler(
+        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+    ) -> Value:
+        items: list[Value] | None = None
+        if len(args) == 1 and not kwargs:
+            arg = args[0]
+            if isinstance(arg, Const) and isinstance(arg.value, str) and len(arg.value) <= 4096:
+                items = [Const(c) for c in arg.value]
+            else:
+                items = sequence_of(arg)
+        if items is None:
+            obj = Obj(Global(*name.rsplit(".", 1)), args, kwargs, name, site)
+            r.record(name, args, kwargs, site, CALL, via, obj)
+            return obj
+        result = Tuple(tuple(reversed(items)) if name == "builtins.reversed" else tuple(items))
+        r.record(name, args, kwargs, site, PURE, via, result)
+        return result
+
+    return handler
+
+
+for _name in ("builtins.reversed", "builtins.list", "builtins.tuple"):
+    HANDLERS[_name] = _make_sequence(_name)
 
 
 @_handles("operator.add", "operator.concat", "operator.__add__", "operator.__concat__")
@@ -524,30 +617,47 @@ def _payload_of(r: Resolver, value: Value, depth: int = 0) -> tuple[Value | None
     return None, ""
 
 
+#: Unpickler classes whose ``load()`` method deserialises the stream they were built on.
+UNPICKLERS = frozenset(
+    {
+        "pickle.Unpickler",
+        "pickle._Unpickler",
+        "dill.Unpickler",
+        "dill._dill.Unpickler",
+        "joblib.numpy_pickle.NumpyUnpickler",
+    }
+)
+
+
+def run_loader(
+    r: Resolver, name: str, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+) -> Value:
+    """A nested loader call: find its byte payload among the arguments and have it scanned."""
+    payload: Value | None = None
+    label = ""
+    for data in (*args[:3], *(v for k, v in kwargs if k in ("data", "file", "f", "fp", "b"))):
+        payload, label = _payload_of(r, data)
+        if payload is not None:
+            break
+    if payload is not None:
+        r.trace.nested.append(r.scan_payload(payload, site, name, label))
+    else:
+        r.trace.nested.append(NestedPayload(site, name, "", None, "payload computed at load time"))
+    r.record(name, args, kwargs, site, LOADER, via)
+    return Unknown(f"object loaded by {name}")
+
+
 def _make_loader(name: str) -> Handler:
     def handler(
         r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
     ) -> Value:
-        payload: Value | None = None
-        label = ""
-        for data in (*args[:3], *(v for k, v in kwargs if k in ("data", "file", "f", "fp", "b"))):
-            payload, label = _payload_of(r, data)
-            if payload is not None:
-                break
-        if payload is not None:
-            r.trace.nested.append(r.scan_payload(payload, site, name, label))
-        else:
-            r.trace.nested.append(NestedPayload(site, name, "", None, "payload computed at load time"))
-        r.record(name, args, kwargs, site, LOADER, via)
-        return Unknown(f"object loaded by {name}")
+        return run_loader(r, name, args, kwargs, site, via)
 
     return handler
 
 
 for _name in NESTED_LOADERS:
     HANDLERS[_name] = _make_loader(_name)
-
-HANDLERS["builtins.__import__"] = _dunder_import
 
 
 # dill / cloudpickle rebuild functions, classes and cells from parts. Rebuilding runs nothing by itself;

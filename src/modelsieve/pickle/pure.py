@@ -11,6 +11,7 @@ import binascii
 import bz2
 import codecs
 import lzma
+import re
 import zlib
 from collections.abc import Callable
 
@@ -112,8 +113,14 @@ def decode_bytes(name: str, data: object) -> tuple[bytes, str]:
     return bytes(out), label
 
 
+# Only plain fields ("{}", "{0}", "%s"): widths such as "{:>999999999}" would be memory bombs.
+_PLAIN_FORMAT = re.compile(r"(?:[^{}]|\{\{|\}\}|\{\w{0,8}\})*", re.S)
+_PLAIN_PERCENT = re.compile(r"(?:[^%]|%%|%s|%r)*", re.S)
+
 _STR_METHODS = frozenset(
     {
+        "format",
+        "__mod__",
         "join",
         "replace",
         "lower",
@@ -150,6 +157,12 @@ def string_method(obj: object, method: str, args: list[object]) -> object:
         and len(obj) * len(args[1]) > MAX_OUTPUT
     ):
         raise TooLarge("replacement too large")
+    if method == "format" and not (isinstance(obj, str) and _PLAIN_FORMAT.fullmatch(obj)):
+        raise ValueError("format with conversions or widths is not emulated")
+    if method == "__mod__" and not (isinstance(obj, str) and _PLAIN_PERCENT.fullmatch(obj)):
+        raise ValueError("%-format with widths is not emulated")
+    if method == "__mod__" and args and isinstance(args[0], list):
+        args = [tuple(args[0])]
     if method in ("encode", "decode") and args and isinstance(args[0], str):
         return codec_transform(obj, args[0], decode=method == "decode")[0]
     result = getattr(obj, method)(*args)

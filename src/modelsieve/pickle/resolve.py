@@ -20,7 +20,9 @@ from modelsieve.pickle.handlers import (
     DOWNLOADERS,
     HANDLERS,
     MAX_INLINE_ITEMS,
+    UNPICKLERS,
     Handler,
+    run_loader,
     state_items,
     url_of,
     via_chain,
@@ -100,6 +102,19 @@ class Options:
 
     joblib_arrays: bool = False
     persistent_load: str | None = None
+
+
+def _slice_of(key: Value) -> slice | None:
+    """``builtins.slice(a, b[, c])`` with constant bounds as a Python slice."""
+    if not (isinstance(key, Obj) and key.target == "builtins.slice" and 1 <= len(key.args) <= 3):
+        return None
+    bounds: list[int | None] = []
+    for v in key.args:
+        if isinstance(v, Const) and (v.value is None or (isinstance(v.value, int) and not isinstance(v.value, bool))):
+            bounds.append(v.value if isinstance(v.value, int) else None)
+        else:
+            return None
+    return slice(*bounds)
 
 
 def _class_like(name: str) -> bool:
@@ -342,7 +357,19 @@ class Resolver:
         result = Obj(func, args, kwargs, target, site, new=role == NEW)
         display = func.display if isinstance(func, Global) and target == name else None
         self.record(target, args, kwargs, site, role, via, result, display)
+        if self.patches:
+            self._patched_dunders(target, args, site)
         return result
+
+    def _patched_dunders(self, cls: str, args: tuple[Value, ...], site: Site) -> None:
+        """Instances of a class whose special methods the stream replaced call them implicitly (hash, eq, del ...)."""
+        prefix = f"{cls}.__"
+        for key, value in list(self.patches.items()):
+            if key.startswith(prefix) and key.endswith("__") and key.count(".") == cls.count(".") + 1:
+                dunder = key[len(cls) + 1 :]
+                self.invoke(
+                    value, args, (), site, "reduce", f"{cls}.{dunder} replaced in the stream, called implicitly", 1
+                )
 
     def _call_method(
         self,
@@ -367,6 +394,8 @@ class Resolver:
         if isinstance(obj, Obj):
             if method in obj.attrs:
                 return self.invoke(obj.attrs[method], args, kwargs, site, how, via_chain(via, label), depth + 1)
+            if obj.target in UNPICKLERS and method == "load":
+                return run_loader(self, f"{obj.target}.load", obj.args, obj.kwargs, site, via_chain(via, label))
             if obj.target in DOWNLOADERS and method in ("read", "json", "readlines", "readline", "read1"):
                 self.record(f"{obj.target}.{method}", args, kwargs, site, METHOD, via_chain(via, label))
                 return Downloaded(url_of(obj))
@@ -424,6 +453,14 @@ class Resolver:
     def _getitem(self, obj: Value, key: Value, site: Site, via: str) -> Value:
         if isinstance(obj, Namespace):
             return self._namespace_get(obj, key, site, via)
+        if isinstance(obj, Obj) and obj.target == "collections.defaultdict" and obj.args:
+            # A missing key calls the default factory (defaultdict.__missing__).
+            return self.invoke(obj.args[0], (), (), site, "reduce", via_chain(via, "defaultdict.__missing__"), 1)
+        if isinstance(obj, Obj) and obj.target == "builtins.slice":
+            return Unknown("slice used as a container")
+        part = _slice_of(key)
+        if part is not None and isinstance(obj, Const) and isinstance(obj.value, (str, bytes)):
+            return Const(obj.value[part])
         if isinstance(obj, DictV):
             k = text_of(key)
             found = obj.get(k) if k is not None else None
@@ -541,7 +578,26 @@ class Resolver:
     def persistent(self, pid: Value, site: Site) -> Value:
         return Persistent(pid)
 
+    def register_extension(self, code: Value, entry: Value, site: Site) -> None:
+        """``copyreg._inverted_registry[code] = (module, name)`` written by the stream itself."""
+        number = int_of(code)
+        parts = sequence_of(entry)
+        names = [text_of(p) for p in parts] if parts else []
+        if number is not None and len(names) == 2 and names[0] is not None and names[1] is not None:
+            self.extensions[number] = (names[0], names[1])
+            self.trace.note(
+                Note(
+                    "PKL007",
+                    site,
+                    f"writes {names[0]}.{names[1]} into copyreg's extension registry as code {number}",
+                    f"ext:{names[0]}.{names[1]}",
+                )
+            )
+
     def mutate(self, obj: Value, method: str, args: tuple[Value, ...], site: Site) -> None:
+        if isinstance(obj, Global) and obj.name == "copyreg._inverted_registry" and method == "__setitem__":
+            self.register_extension(args[0], args[1], site)
+            return
         if isinstance(obj, Obj):
             override = obj.attrs.get(method)
             if override is None and method == "extend":

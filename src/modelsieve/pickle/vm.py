@@ -47,12 +47,13 @@ class ParseError(Exception):
 
 
 class LimitError(Exception):
-    """An analysis bound was reached."""
+    """An analysis bound was reached; ``kind`` names the bound (stable, used as the finding subject)."""
 
-    def __init__(self, offset: int, what: str) -> None:
+    def __init__(self, offset: int, what: str, kind: str = "limit") -> None:
         super().__init__(what)
         self.offset = offset
         self.what = what
+        self.kind = kind
 
 
 class Host(Protocol):
@@ -133,7 +134,9 @@ class Machine:
     def _check_weight(self, weight: int) -> int:
         if weight > self.limits.max_value_nodes:
             raise LimitError(
-                self.op_offset, f"value expansion exceeds {self.limits.max_value_nodes} nodes (DUP/GET bomb)"
+                self.op_offset,
+                f"value expansion exceeds {self.limits.max_value_nodes} nodes (DUP/GET bomb)",
+                "value-nodes",
             )
         return weight
 
@@ -193,10 +196,10 @@ class Machine:
                 self._diverged(f"opcode at offset {self.op_offset} crosses the end of its FRAME")
             self.index += 1
             if len(self.stack) > limits.max_stack_depth or len(self.metastack) > limits.max_stack_depth:
-                raise LimitError(self.op_offset, f"stack deeper than {limits.max_stack_depth}")
+                raise LimitError(self.op_offset, f"stack deeper than {limits.max_stack_depth}", "stack-depth")
             if self.index % 4096 == 0:
                 if self.index > limits.max_opcodes:
-                    raise LimitError(self.op_offset, f"more than {limits.max_opcodes} opcodes")
+                    raise LimitError(self.op_offset, f"more than {limits.max_opcodes} opcodes", "opcodes")
                 self.check_time()
 
     def _diverged(self, message: str) -> None:
@@ -459,7 +462,7 @@ class Machine:
             )
         self.memo[idx] = value
         if len(self.memo) > self.limits.max_memo_entries:
-            raise LimitError(self.op_offset, f"more than {self.limits.max_memo_entries} memo entries")
+            raise LimitError(self.op_offset, f"more than {self.limits.max_memo_entries} memo entries", "memo-entries")
 
     def op_get(self) -> None:
         self._get(int(self._line(), 10))

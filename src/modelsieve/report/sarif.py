@@ -121,6 +121,9 @@ def _pascal(title: str) -> str:
 
 
 def _uri(path: str, base: Path) -> str:
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", path):
+        # Remote files (hub scans) already carry a URI.
+        return quote(path, safe="/:@!$&'()*+,;=-._~")
     p = Path(path)
     absolute = p.resolve() if p.is_absolute() or p.exists() else p
     if absolute.is_absolute():
