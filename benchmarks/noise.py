@@ -11,6 +11,8 @@ the generators write files, the scanners read them.
 
 Run: python benchmarks/noise.py [--workdir DIR] [--family NAME ...] [--no-peers] [--json]
 Exit code 1 when a benign fixture is called suspicious/malicious or an attack is missed.
+With peers installed a full run takes long (some peers need seconds per file); --no-peers
+or --family narrows it.
 """
 
 from __future__ import annotations
@@ -90,7 +92,15 @@ PEERS = (
 )
 
 
-def run_peer(cmd: list[str], path: Path) -> str:
+# Exit codes other than 0 (nothing found) and 1 (findings) that a peer documents.
+_PEER_CODES = {
+    "modelscan": {2: "error", 3: "unsupported", 4: "usage error"},
+    "picklescan": {2: "error"},
+    "modelaudit": {2: "error"},
+}
+
+
+def run_peer(name: str, cmd: list[str], path: Path) -> str:
     argv = [a.replace("{path}", str(path)) for a in cmd]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
@@ -98,8 +108,11 @@ def run_peer(cmd: list[str], path: Path) -> str:
         return "timeout"
     except OSError as exc:
         return f"error: {exc.strerror}"
-    # Every peer exits 0 for "nothing found" and non-zero for findings or errors.
-    return "clean" if proc.returncode == 0 else f"flagged (rc={proc.returncode})"
+    if proc.returncode == 0:
+        return "clean"
+    if proc.returncode == 1:
+        return "flagged"
+    return f"{_PEER_CODES.get(name, {}).get(proc.returncode, 'flagged?')} (rc={proc.returncode})"
 
 
 # ---------------------------------------------------------------- generators
@@ -110,6 +123,13 @@ Generator = Callable[[Path], Iterator[tuple[str, Path]]]
 def _fake_module(name: str, **classes: type) -> types.ModuleType:
     """A module registered under a library's name, so pickles reference that library's classes by name."""
     module = types.ModuleType(name)
+    # pickle imports the module by its dotted name, so every parent package must exist too.
+    parts = name.split(".")
+    for i in range(1, len(parts)):
+        parent = ".".join(parts[:i])
+        if parent not in sys.modules:
+            sys.modules[parent] = types.ModuleType(parent)
+        setattr(sys.modules[parent], parts[i], sys.modules.get(".".join(parts[: i + 1]), module))
     for cls_name, cls in classes.items():
         cls.__module__ = name
         cls.__qualname__ = cls_name
@@ -186,8 +206,12 @@ def gen_training_args(root: Path) -> Iterator[tuple[str, Path]]:
         TrainingArguments=TrainingArguments,
         OptimizerNames=OptimizerNames,
     )
-    _fake_module("transformers.trainer_utils", IntervalStrategy=IntervalStrategy, SchedulerType=SchedulerType)
-    _fake_module("transformers.trainer_utils_hub", HubStrategy=HubStrategy)
+    _fake_module(
+        "transformers.trainer_utils",
+        IntervalStrategy=IntervalStrategy,
+        SchedulerType=SchedulerType,
+        HubStrategy=HubStrategy,
+    )
     _fake_module("accelerate.state", PartialState=PartialState)
     args = TrainingArguments()
     args.__dict__.update(
@@ -396,7 +420,7 @@ def measure(fixtures: list[Fixture], peers: bool) -> list[Row]:
             counts[f.severity.value] += 1
         row = Row(fx, result.verdict.value, counts, sorted({f.rule_id for f in result.findings}))
         for name, cmd in commands.items():
-            row.peers[name] = run_peer(cmd, fx.path) if cmd else ("not installed" if peers else "skipped")
+            row.peers[name] = run_peer(name, cmd, fx.path) if cmd else ("not installed" if peers else "skipped")
         rows.append(row)
     return rows
 

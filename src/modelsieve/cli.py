@@ -34,6 +34,7 @@ class OutputFormat(str, Enum):
     json = "json"
     sarif = "sarif"
     html = "html"
+    markdown = "markdown"
 
 
 class RulesFormat(str, Enum):
@@ -98,7 +99,7 @@ scheduler and every worker need the same modelsieve version installed.
 def scan(
     paths: Annotated[list[str], typer.Argument(help="Files and folders to scan.")],
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format: text, json, sarif or html.")
+        OutputFormat, typer.Option("--format", "-f", help="Output format: text, json, sarif, html or markdown.")
     ] = OutputFormat.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file.")] = None,
     fail_on: Annotated[
@@ -248,6 +249,10 @@ def _render(report, output_format: OutputFormat, verbose: bool) -> str:  # type:
         from modelsieve.report import html
 
         return html.render(report)
+    if output_format is OutputFormat.markdown:
+        from modelsieve.report import markdown
+
+        return markdown.render(report)
     from modelsieve.report import text
 
     return text.render(report, verbose=verbose)

@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 FINGERPRINT_VERSION = "1"
+_DIGITS = re.compile(r"\d+")
+
+
+def _stable_member(member: str) -> str:
+    """A member name without positions: synthetic layers such as ``<nested pickle at opcode #12>``
+    carry an offset or index, which must not change a fingerprint when bytes move."""
+    if member.startswith("<") and member.endswith(">"):
+        return _DIGITS.sub("N", member)
+    return member
 
 
 class _Ordered(enum.Enum):
@@ -237,7 +247,8 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable id for triage: ignores the file path on disk, offsets and wording."""
-        key = "|".join((FINGERPRINT_VERSION, self.rule_id, *self.location.members, "#", self.subject))
+        members = (_stable_member(m) for m in self.location.members)
+        key = "|".join((FINGERPRINT_VERSION, self.rule_id, *members, "#", self.subject))
         return f"v{FINGERPRINT_VERSION}:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 

@@ -359,3 +359,15 @@ def test_unpickler_object_load_is_a_nested_loader() -> None:
     analysis = analyse(data)
     assert [f.subject for f in of(analysis, "PKL006")] == ["pickle.Unpickler.load"]
     assert "os.system" in [f.subject for f in of(analysis, "PKL001")]
+
+
+@pytest.mark.parametrize(
+    "deferred",
+    [
+        call(g("multiprocessing.util", "Finalize"), pickle.NONE, g("os", "system"), t1(bu("ls"))),
+        call(g("weakref", "finalize"), call(g("builtins", "object")), g("os", "system"), bu("ls")),
+        call(g("threading", "Timer"), pickle.BININT1 + b"\x00", g("os", "system"), t1(bu("ls"))),
+    ],
+)
+def test_deferred_callbacks_count_as_calls(deferred: bytes) -> None:
+    assert "os.system" in subjects(P2 + deferred + pickle.STOP)

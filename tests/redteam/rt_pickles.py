@@ -483,12 +483,86 @@ def raw_bytes_io(data: bytes) -> bytes:
     return io.BytesIO(data).getvalue()
 
 
+# -- deferred and indirect callers ---------------------------------------------------------------------
+
+
+def methodtype_bound(m: str, d: Path) -> bytes:
+    """``types.MethodType(os.system, cmd)()``: the command is bound as ``self``, the call takes no argument."""
+    bound = call(glob("types", "MethodType"), glob("os", "system"), sbu(shell(m)))
+    return p2(call(bound))
+
+
+def itertools_starmap(m: str, d: Path) -> bytes:
+    lazy = call(glob("itertools", "starmap"), glob("os", "system"), const([[shell(m)]]))
+    return p2(call(glob("builtins", "list"), lazy))
+
+
+def deque_consume(m: str, d: Path) -> bytes:
+    """``collections.deque(map(os.system, [cmd]), 0)``: the idiomatic way to exhaust an iterator."""
+    lazy = call(glob("builtins", "map"), glob("os", "system"), const([shell(m)]))
+    return p2(call(glob("collections", "deque"), lazy, const(0)))
+
+
+def any_map(m: str, d: Path) -> bytes:
+    lazy = call(glob("builtins", "map"), glob("os", "system"), const([shell(m)]))
+    return p2(call(glob("builtins", "any"), lazy))
+
+
+def exitstack_callback(m: str, d: Path) -> bytes:
+    """``ExitStack().callback(os.system, cmd)`` then ``.close()`` on the same (memoized) stack."""
+    stack = call(glob("contextlib", "ExitStack")) + put(0)
+    register = call(_attr(stack, "callback"), glob("os", "system"), sbu(shell(m))) + pickle.POP
+    return p2(register + call(_attr(get(0), "close")))
+
+
+def atexit_register(m: str, d: Path) -> bytes:
+    """``atexit.register(os.system, cmd)``: nothing runs during load, the command runs when the process exits."""
+    return p2(call(glob("atexit", "register"), glob("os", "system"), sbu(shell(m))))
+
+
+def weakref_finalize(m: str, d: Path) -> bytes:
+    """``weakref.finalize(obj, os.system, cmd)`` on a short-lived object: runs at collection or exit."""
+    return p2(call(glob("weakref", "finalize"), call(glob("builtins", "set")), glob("os", "system"), sbu(shell(m))))
+
+
+def threading_thread_start(m: str, d: Path) -> bytes:
+    thread = call(glob("threading", "Thread"), pickle.NONE, glob("os", "system"), pickle.NONE, tup(sbu(shell(m))))
+    return p2(call(_attr(thread, "start")))
+
+
+def uuid_get_command_stdout(m: str, d: Path) -> bytes:
+    """``uuid._get_command_stdout('touch', marker)``: a private helper that spawns any program on $PATH."""
+    return p2(ccall(glob("uuid", "_get_command_stdout"), "touch", m))
+
+
+def os_posix_spawnp(m: str, d: Path) -> bytes:
+    return p2(call(glob("os", "posix_spawnp"), sbu("touch"), const(["touch", m]), const({})))
+
+
+def os_spawnlp(m: str, d: Path) -> bytes:
+    return p2(ccall(glob("os", "spawnlp"), 0, "touch", "touch", m))
+
+
+def builtins_dict_setitem_patch(m: str, d: Path) -> bytes:
+    """SETITEM into ``builtins.__dict__``: ``print`` becomes ``os.system`` for the rest of the process."""
+    patch = glob("builtins", "__dict__") + sbu("print") + glob("os", "system") + pickle.SETITEM + pickle.POP
+    return p2(patch + const({"ok": 1}))
+
+
+def sys_modules_setitem_hijack(m: str, d: Path) -> bytes:
+    """SETITEM into ``sys.modules``: later ``import json`` in the victim returns ``os``."""
+    mod = ccall(glob("builtins", "__import__"), "os")
+    patch = glob("sys", "modules") + sbu("json") + mod + pickle.SETITEM + pickle.POP
+    return p2(patch + const({"ok": 1}))
+
+
 @dataclass(frozen=True)
 class Case:
     """One evasion: how to build it, how to prove it, and what modelsieve should say.
 
     ``loader``: ``pickle`` (``pickle.loads`` in a subprocess), ``torch`` (needs torch in the child), or
-    ``none`` with ``no_proof``. ``subjects``: any of them is an acceptable PKL001 subject. ``floor``: the
+    ``none`` with ``no_proof``. ``subjects``: any of them is an acceptable subject of a ``rule`` finding
+    (none: any finding of that rule); ``behaviour``: words one behaviour must contain. ``floor``: the
     verdict at least expected (SUSPICIOUS when a static proof of the call is out of reach). ``gap``: the
     strict-xfail reason when modelsieve currently misses it.
     """
@@ -501,6 +575,8 @@ class Case:
     no_proof: str = ""
     gap: str = ""
     needs: str = ""
+    rule: str = "PKL001"
+    behaviour: tuple[str, ...] = ()
 
 
 __all__ = ["Case", "bu"]

@@ -38,3 +38,17 @@ def test_fingerprint_is_versioned() -> None:
     prefix, digest = fp.split(":")
     assert prefix == f"v{FINGERPRINT_VERSION}"
     assert len(digest) == 32 and int(digest, 16) >= 0
+
+
+def test_fingerprint_ignores_positions_in_synthetic_layer_names() -> None:
+    a = _finding(members=("data.pkl", "<nested pickle at opcode #12>"))
+    b = _finding(members=("data.pkl", "<nested pickle at opcode #40>"))
+    assert a.fingerprint == b.fingerprint
+    tail_a = _finding(members=("<bytes after tensor data @1024>",))
+    tail_b = _finding(members=("<bytes after tensor data @2048>",))
+    assert tail_a.fingerprint == tail_b.fingerprint
+    # Real member names keep their digits: different shards are different places.
+    assert (
+        _finding(members=("model-00001-of-00002.bin",)).fingerprint
+        != _finding(members=("model-00002-of-00002.bin",)).fingerprint
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from importlib.resources import files
@@ -15,7 +16,7 @@ from modelsieve.api import scan
 from modelsieve.baseline import Baseline, Suppression
 from modelsieve.model import Report
 from modelsieve.options import ScanOptions
-from modelsieve.report import html, jsonfmt, sarif, text
+from modelsieve.report import html, jsonfmt, markdown, sarif, text
 from modelsieve.rules.catalog import CATALOG
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -191,3 +192,27 @@ def test_text_report_summary_lists_indicators_and_unloaded(repo_report: Report) 
 
 def test_sarif_keeps_remote_uris() -> None:
     assert sarif._uri("hf://org/repo/pytorch_model.bin", Path("/")) == "hf://org/repo/pytorch_model.bin"
+
+
+def test_markdown_report(repo_report: Report, tmp_path: Path, write_fake: Writer) -> None:
+    md = markdown.render(repo_report)
+    assert md.startswith("## modelsieve: 🛑 malicious (Confirmed Unsafe)")
+    assert "`https://example.org/model-card`" in md and "### What loading would do" in md
+    assert "training_args.bin" in md and "not read by standard loading" in md
+    hostile = dict(RCE, indicators=[["url", "https://x.example/a|b`c"]])
+    write_fake(tmp_path / "h" / "x.bin", hostile)
+    md = markdown.render(scan(tmp_path / "h", ScanOptions(jobs=1)))
+    row = next(line for line in md.splitlines() if "x.example" in line)
+    assert row.count("|") == 4 and "`https://x.example/a¦b'c`" in row
+
+
+def test_review_note_is_shown(repo_report: Report, tmp_path: Path) -> None:
+    results = tuple(
+        dataclasses.replace(r, review_note="checked by <alice>") if r.path.endswith("pytorch_model.bin") else r
+        for r in repo_report.results
+    )
+    noted = dataclasses.replace(repo_report, results=results)
+    assert "review: checked by <alice>" in text.render(noted)
+    assert "checked by &lt;alice&gt;" in html.render(noted)
+    artifacts = sarif.to_dict(noted, base_dir=tmp_path)["runs"][0]["artifacts"]
+    assert any(a["properties"].get("reviewNote") == "checked by <alice>" for a in artifacts)

@@ -2,6 +2,12 @@
 
 Public API: ``analyse_pickle`` (used by every format that carries pickles) and
 ``looks_like_pickle`` (sniffing).
+
+Modules: ``reader`` (bounded buffered reads), ``vm`` (opcodes as ``_pickle.c`` reads them),
+``values`` (symbolic values), ``resolve`` (the machine's host: names, attributes, calls, BUILD),
+``handlers`` (what well-known callables do), ``pure`` (data transforms on constants), ``arrays``
+(joblib raw arrays), ``behaviour`` (plain-words effects), ``findings`` (trace -> findings via the
+policy in ``modelsieve.rules.policy``), ``analyze`` (glue), ``sniff``, ``render``, ``trace``.
 """
 
 from __future__ import annotations

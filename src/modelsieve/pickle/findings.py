@@ -238,10 +238,10 @@ class FindingBuilder:
         for name, site in trace.refs.items():
             if name in used or name in reported:
                 continue
-            if any(u.startswith(name + ".") or u.startswith(name + "()") for u in used | reported):
+            if self.policy.classify(name).safety is not Safety.DANGEROUS:
                 continue
-            cls = self.policy.classify(name)
-            if cls.safety is not Safety.DANGEROUS:
+            # A module or class whose member was called or reported is covered by that finding.
+            if any(u.startswith(name + ".") or u.startswith(name + "()") for u in used | reported):
                 continue
             self._add(
                 out,

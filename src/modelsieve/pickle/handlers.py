@@ -587,7 +587,7 @@ def _setattr(
         target, value = args[0], args[2]
         base = name_of(target)
         if isinstance(target, (Global, ModuleRef)) and base is not None:
-            r.patches[f"{base}.{name}"] = value
+            r.patch(base, name, value)
             r.trace.note(Note("PKL014", site, f"setattr sets {name} on {base}", f"{base}.{name}", render(value, 120)))
         elif isinstance(target, Obj):
             target.attrs[name] = value
@@ -595,15 +595,42 @@ def _setattr(
     return Const(None)
 
 
-@_handles("threading.Thread", "threading.Timer", "multiprocessing.Process", "multiprocessing.context.Process")
-def _thread(r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str) -> Value:
-    result = Obj(Unknown("thread"), args, kwargs, "threading.Thread", site)
-    r.record("threading.Thread", args, kwargs, site, CALL, via, result)
-    target = _kw(kwargs, "target")
-    if target is not None:
-        targs = _kw(kwargs, "args")
-        r.invoke(target, tuple(sequence_of(targs) or ()) if targs else (), (), site, "reduce", "thread target", 1)
-    return result
+#: Callables that run a function they are given, later or at once: name -> (function position, arguments position,
+#: keyword names). ``None`` as arguments position means "the remaining positional arguments".
+_DEFERRED: dict[str, tuple[int, int | None, tuple[str, str]]] = {
+    "threading.Thread": (1, 2, ("target", "args")),
+    "threading.Timer": (1, 2, ("function", "args")),
+    "multiprocessing.Process": (1, 2, ("target", "args")),
+    "multiprocessing.context.Process": (1, 2, ("target", "args")),
+    "multiprocessing.util.Finalize": (1, 2, ("callback", "args")),
+    "weakref.finalize": (1, None, ("func", "args")),
+}
+
+
+def _make_deferred(name: str) -> Handler:
+    func_pos, args_pos, (func_kw, args_kw) = _DEFERRED[name]
+
+    def handler(
+        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+    ) -> Value:
+        result = Obj(Global(*name.rsplit(".", 1)), args, kwargs, name, site)
+        r.record(name, args, kwargs, site, CALL, via, result)
+        func = args[func_pos] if len(args) > func_pos else _kw(kwargs, func_kw)
+        if func is None or (isinstance(func, Const) and func.value is None):
+            return result
+        if args_pos is None:
+            call_args: tuple[Value, ...] = args[func_pos + 1 :]
+        else:
+            given = args[args_pos] if len(args) > args_pos else _kw(kwargs, args_kw)
+            call_args = tuple(sequence_of(given) or ()) if given is not None else ()
+        r.invoke(func, call_args, (), site, "reduce", via_chain(via, f"{name} runs {render(func, 60)}"), 1)
+        return result
+
+    return handler
+
+
+for _name in _DEFERRED:
+    HANDLERS[_name] = _make_deferred(_name)
 
 
 def _payload_of(r: Resolver, value: Value, depth: int = 0) -> tuple[Value | None, str]:

@@ -142,6 +142,8 @@ class Resolver:
         self.after_build_hook = after_build_hook
         self.extensions: dict[int, tuple[str, str]] = {}
         self.patches: dict[str, Value] = {}
+        #: Special methods replaced per class, called implicitly on its instances.
+        self.special_patches: dict[str, dict[str, Value]] = {}
         self.labels: dict[int, str] = {}
         self._keep: list[Value] = []
         self.inline_depth = 0
@@ -357,19 +359,20 @@ class Resolver:
         result = Obj(func, args, kwargs, target, site, new=role == NEW)
         display = func.display if isinstance(func, Global) and target == name else None
         self.record(target, args, kwargs, site, role, via, result, display)
-        if self.patches:
+        if target in self.special_patches:
             self._patched_dunders(target, args, site)
         return result
 
     def _patched_dunders(self, cls: str, args: tuple[Value, ...], site: Site) -> None:
         """Instances of a class whose special methods the stream replaced call them implicitly (hash, eq, del ...)."""
-        prefix = f"{cls}.__"
-        for key, value in list(self.patches.items()):
-            if key.startswith(prefix) and key.endswith("__") and key.count(".") == cls.count(".") + 1:
-                dunder = key[len(cls) + 1 :]
-                self.invoke(
-                    value, args, (), site, "reduce", f"{cls}.{dunder} replaced in the stream, called implicitly", 1
-                )
+        for dunder, value in list(self.special_patches[cls].items())[:16]:
+            self.invoke(value, args, (), site, "reduce", f"{cls}.{dunder} replaced in the stream, called implicitly", 1)
+
+    def patch(self, base: str, name: str, value: Value) -> None:
+        """Record ``base.name = value`` set by the stream (BUILD on a global, setattr)."""
+        self.patches[f"{base}.{name}"] = value
+        if name.startswith("__") and name.endswith("__"):
+            self.special_patches.setdefault(base, {})[name] = value
 
     def _call_method(
         self,
@@ -540,7 +543,7 @@ class Resolver:
             base = name_of(obj) or "?"
             items = state_items(state)
             for key, value in items:
-                self.patches[f"{base}.{key}"] = value
+                self.patch(base, key, value)
             if items:
                 keys = ", ".join(k for k, _ in items[:5])
                 self.trace.note(

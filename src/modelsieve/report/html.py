@@ -154,7 +154,10 @@ def _file_row(r: FileResult) -> tuple[str, ...]:
         path += f'<div class="small mono">sha256 {_e(r.sha256)}</div>'
     if not r.loaded_by_default:
         path += f'<div class="small">not read by standard loading: {_e(r.unloaded_reason or "")}</div>'
-    return (path, _e("+".join(r.formats) or "unknown"), _badge(r.verdict), _e(r.status.label), f"<ul>{why}</ul>")
+    status = _e(r.status.label)
+    if r.review_note:
+        status += f'<div class="small">{_e(r.review_note)}</div>'
+    return (path, _e("+".join(r.formats) or "unknown"), _badge(r.verdict), status, f"<ul>{why}</ul>")
 
 
 def _finding_row(r: FileResult, f: Finding) -> tuple[str, ...]:

@@ -150,6 +150,8 @@ def _artifact(r: FileResult, base: Path) -> dict[str, Any]:
     }
     if r.unloaded_reason:
         out["properties"]["unloadedReason"] = r.unloaded_reason
+    if r.review_note:
+        out["properties"]["reviewNote"] = r.review_note
     if r.sha256:
         out["hashes"] = {"sha-256": r.sha256}
     return out

@@ -68,6 +68,8 @@ def _file_block(result: FileResult, verbose: bool) -> list[str]:
     if not result.loaded_by_default:
         out.append(f"  not read by standard loading: {result.unloaded_reason or 'training by-product'}")
     out.extend(f"  why: {r}" for r in result.reasons)
+    if result.review_note:
+        out.append(f"  review: {result.review_note}")
     behaviours = result.behaviours
     if behaviours:
         out.append("  loading it would:")

@@ -91,7 +91,8 @@ class Policy:
         if any(fnmatch.fnmatchcase(name, p) for p in self.allow_patterns):
             return True
         last = name.rsplit(".", 1)[-1]
-        if last[:1].isupper() and "__" not in name:
+        # Class-like: CapWords, with or without a leading underscore or a version prefix (_ConvNd, v8DetectionLoss).
+        if any(c.isupper() for c in last) and "__" not in name:
             return any(name.startswith(prefix + ".") for prefix in self.class_prefixes)
         return False
 

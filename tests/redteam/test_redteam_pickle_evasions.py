@@ -1,0 +1,338 @@
+"""Red team: pickle evasions that the catalogue in ``tests/fixtures/pickle_exploits.py`` does not cover.
+
+Two tests per technique: ``test_real_loader_runs_it`` proves in a subprocess that ``pickle.loads`` runs
+the harmless payload (touches a marker), ``test_modelsieve_reports_it`` asserts the verdict, rule and
+callable modelsieve should report. Known gaps are ``xfail(strict=True)``: when a fix lands the test
+passes, strict xfail turns that into a failure, and the mark must be removed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import rt_pickles as rp
+from rt_pickles import Case
+from rt_support import describe, findings, pickle_loader_code, runs_in_subprocess, scan_one
+
+from modelsieve.model import Confidence, Verdict
+
+NET = "needs the network"
+NATIVE = "loads a native library; loading libc harmlessly leaves no trace to prove"
+
+CASES: tuple[Case, ...] = (
+    # string-to-callable indirection
+    Case("builtins_dict_getitem_exec", rp.builtins_dict_getitem_exec, ("builtins.exec",)),
+    Case("sys_modules_getattr", rp.sys_modules_getattr, ("os.system",)),
+    Case("sys_modules_global_get", rp.sys_modules_global, ("os.system",)),
+    Case(
+        "copyreg_reconstructor_popen",
+        rp.copyreg_reconstructor_popen,
+        ("subprocess.Popen", "copyreg._reconstructor"),
+    ),
+    Case("functools_reduce_exec", rp.functools_reduce_exec, ("builtins.exec",)),
+    Case("list_map_os_system_reduce", rp.list_map_os_system, ("os.system",)),
+    Case("sorted_filter_os_system", rp.sorted_filter_os_system, ("os.system",)),
+    Case("dict_fromkeys_map", rp.dict_fromkeys_map, ("os.system",)),
+    Case("itertools_starmap_list", rp.itertools_starmap, ("os.system",)),
+    Case("deque_consumes_map", rp.deque_consume, ("os.system",)),
+    Case("any_consumes_map", rp.any_map, ("os.system",)),
+    Case("operator_call", rp.operator_call, ("os.system",)),
+    Case("underscore_operator_call", rp.underscore_operator_call, ("os.system",)),
+    Case("methodtype_bound_command", rp.methodtype_bound, ("os.system", "types.MethodType")),
+    Case(
+        "defaultdict_factory_getitem",
+        rp.defaultdict_factory,
+        ("os.system",),
+        gap="defaultdict(partial(os.system, cmd))['k'] calls the factory in __missing__; only PKL002 "
+        "'references os.system, but the emulation does not see it called' (SUSPICIOUS)",
+    ),
+    Case(
+        "defaultdict_dunder_getitem_dotted",
+        rp.defaultdict_getitem_dotted,
+        ("os.system",),
+        gap="collections.defaultdict.__getitem__ on a defaultdict(partial(os.system, cmd)) is PKL003 unknown "
+        "call + PKL002 only (SUSPICIOUS); __missing__ -> default_factory() is not modelled",
+    ),
+    Case(
+        "exitstack_callback_close",
+        rp.exitstack_callback,
+        ("os.system",),
+        gap="contextlib.ExitStack().callback(os.system, cmd) + .close() runs the command; reported as PKL003 "
+        "(ExitStack not allow-listed) + PKL002 only (SUSPICIOUS)",
+    ),
+    Case("atexit_register_deferred", rp.atexit_register, ("os.system",)),
+    Case("weakref_finalize_deferred", rp.weakref_finalize, ("os.system",)),
+    Case("threading_thread_start", rp.threading_thread_start, ("os.system", "threading.Thread.start")),
+    Case("multiprocessing_run_finalizers", rp.multiprocessing_finalizers, ("os.system", "multiprocessing.util._run_finalizers")),
+    # process spawning gadgets
+    Case("uuid_get_command_stdout", rp.uuid_get_command_stdout, ("uuid._get_command_stdout",)),
+    Case("os_posix_spawnp", rp.os_posix_spawnp, ("os.posix_spawnp",)),
+    Case("os_spawnlp", rp.os_spawnlp, ("os.spawnlp",)),
+    Case("distutils_spawn", rp.distutils_spawn, ("distutils.spawn.spawn",)),
+    # nested loaders
+    Case(
+        "numpy_lib_format_read_array",
+        rp.numpy_read_array_bytesio,
+        ("os.system",),
+        needs="numpy",
+        gap="numpy.lib.format.read_array(BytesIO(npy), allow_pickle=True) is only PKL003 (unknown call); the "
+        "embedded object-array pickle (os.system) is never analysed, no PKL006",
+    ),
+    Case("numpy_load_bytesio_positional", rp.numpy_load_bytesio, ("os.system",), needs="numpy"),
+    Case(
+        "torch_serialization_load_pickle_module",
+        rp.torch_serialization_load_pickle_module,
+        ("os.system",),
+        needs="torch",
+    ),
+    Case("pandas_read_pickle", rp.pandas_read_pickle, ("os.system",), needs="pandas"),
+    Case(
+        "pandas_io_pickle_read_pickle",
+        rp.pandas_io_pickle_read_pickle,
+        ("os.system",),
+        needs="pandas",
+        gap="pandas.io.pickle.read_pickle (the module path of pandas.read_pickle) is not a known nested loader: "
+        "PKL003 only, the embedded os.system pickle is not analysed",
+    ),
+    Case(
+        "pickle_unpickler_load_nested",
+        rp.pickle_unpickler_load,
+        ("os.system",),
+        gap="pickle.Unpickler(BytesIO(x)).load() is PKL001 on pickle.Unpickler.load but the embedded pickle "
+        "is not analysed (no PKL006, the inner os.system is never named)",
+    ),
+    Case(
+        "shelve_open",
+        rp.shelve_open,
+        (),
+        floor="suspicious",
+        loader="none",
+        no_proof="dbm picks the file suffix, so the marker name is not predictable",
+    ),
+    # file writes
+    Case("shutil_copyfile", rp.shutil_copyfile, ("shutil.copyfile",), behaviour=("writes",)),
+    Case("builtins_open_write", rp.builtins_open_write, ("builtins.open",), behaviour=("writes",)),
+    Case("io_open_mode_w", rp.io_open_write, ("_io.open",), behaviour=("writes",)),
+    Case("pathlib_path_write_text", rp.pathlib_write_text, ("pathlib.Path.write_text",), behaviour=("writes",)),
+    Case("tempfile_then_os_rename", rp.tempfile_os_rename, ("os.rename",), behaviour=("writes",)),
+    Case(
+        "urlretrieve_file_url_writes",
+        rp.urlretrieve_file_url,
+        ("urllib.request.urlretrieve",),
+        behaviour=("writes",),
+        gap="urllib.request.urlretrieve(url, filename) writes `filename`; the behaviour only says 'connects to "
+        "file:///dev/null' (no writes-file behaviour naming the destination)",
+    ),
+    # code loaded from disk
+    Case("zipimporter_load_module", rp.zipimporter_load_module, ("zipimport.zipimporter.load_module", "zipimport.zipimporter")),
+    Case(
+        "source_file_loader_load_module",
+        rp.source_file_loader,
+        ("importlib.machinery.SourceFileLoader.load_module",),
+    ),
+    Case("runpy_run_path", rp.runpy_run_path, ("runpy.run_path",)),
+    Case("jinja2_template_render", rp.jinja2_template_render, ("jinja2.Template.render",), needs="jinja2"),
+    Case(
+        "logging_config_listen",
+        rp.logging_config_listen,
+        ("logging.config.listen",),
+        loader="none",
+        no_proof="a listening config server cannot be proven harmlessly",
+    ),
+    # native code
+    Case(
+        "numpy_ctypeslib_load_library",
+        rp.numpy_ctypeslib_load_library,
+        ("numpy.ctypeslib.load_library",),
+        loader="none",
+        no_proof=NATIVE,
+        gap="numpy.ctypeslib.load_library(name, path) loads a shared library (runs its constructors); only "
+        "PKL003 'not on the allow-list', no loads-native-code behaviour",
+    ),
+    Case(
+        "torch_ops_load_library",
+        rp.torch_ops_load_library,
+        ("torch.ops.load_library",),
+        loader="none",
+        no_proof=NATIVE,
+        gap="torch.ops.load_library(path) dlopens a shared library; only PKL003",
+    ),
+    Case(
+        "torch_classes_load_library",
+        rp.torch_classes_load_library,
+        ("torch.classes.load_library",),
+        loader="none",
+        no_proof=NATIVE,
+        gap="torch.classes.load_library(path) dlopens a shared library; only PKL003",
+    ),
+    # network
+    Case("torch_hub_load", rp.torch_hub_load, ("torch.hub.load",), loader="none", no_proof=NET),
+    Case(
+        "torch_hub_load_state_dict_from_url",
+        rp.torch_hub_load_state_dict_from_url,
+        ("torch.hub.load_state_dict_from_url",),
+        loader="none",
+        no_proof=NET,
+    ),
+    Case("socket_create_connection", rp.socket_create_connection, ("socket.create_connection",), loader="none", no_proof=NET),
+    Case(
+        "http_client_request",
+        rp.http_client_connection,
+        ("http.client.HTTPConnection.request", "http.client.HTTPConnection"),
+        loader="none",
+        no_proof=NET,
+        behaviour=("203.0.113.7",),
+        gap="HTTPConnection('203.0.113.7').request('GET', '/x'): the behaviour says 'connects to GET' (the HTTP "
+        "method) instead of the host",
+    ),
+    Case(
+        "urlretrieve_then_run_path",
+        rp.urlretrieve_then_exec,
+        ("runpy.run_path",),
+        loader="none",
+        no_proof=NET,
+        behaviour=("pastebin.com",),
+    ),
+    # obfuscated names
+    Case("obf_str_join_bound", rp.obf_str_join, ("os.system",)),
+    Case("obf_str_join_dotted", rp.obf_str_join_unbound, ("os.system",)),
+    Case("obf_bytes_decode", rp.obf_bytes_decode, ("os.system",)),
+    Case("obf_codecs_rot13", rp.obf_codecs_rot13, ("os.system",)),
+    Case("obf_operator_add", rp.obf_operator_add, ("os.system",)),
+    Case("obf_stack_global_rot13_operands", rp.obf_stack_global_decoded, ("os.system",)),
+    Case(
+        "obf_reversed_join",
+        rp.obf_reversed,
+        ("os.system",),
+        gap="''.join(reversed('metsys')) is not evaluated (builtins.reversed is PKL003 unknown), so "
+        "getattr(os, <computed>) stays PKL005 unresolved (SUSPICIOUS)",
+    ),
+    Case(
+        "obf_getitem_slice",
+        rp.obf_getitem_slice,
+        ("os.system",),
+        gap="operator.getitem('xxsystemxx', slice(2, 8)) is not evaluated although both are allow-listed; "
+        "getattr(os, <item>) stays PKL005 (SUSPICIOUS)",
+    ),
+    Case(
+        "obf_str_format",
+        rp.obf_format,
+        ("os.system",),
+        gap="builtins.str.format('{}{}', 'sys', 'tem') is not evaluated (PKL003); getattr stays PKL005",
+    ),
+    # opcode-level
+    Case("proto5_next_buffer_after_payload", rp.proto5_next_buffer_after_payload, ("os.system",)),
+    Case("proto5_bytearray8_before_payload", rp.proto5_readonly_buffer_arg, ("os.system",)),
+    Case("inst_argument_from_memo", rp.inst_args_from_memo, ("os.system",)),
+    Case("inst_subprocess_check_call_list", rp.inst_callable_module_dotted, ("subprocess.check_call",)),
+    Case("obj_with_computed_class", rp.inst_class_from_obj, ("os.system",)),
+    Case(
+        "ext_registry_setitem_opcode",
+        rp.ext_registry_setitem_opcode,
+        ("os.system",),
+        gap="SETITEM straight into copyreg._inverted_registry (no call) then EXT1: reported as PKL005/PKL007 "
+        "'EXT code not registered; callable unknown' (SUSPICIOUS), not os.system",
+    ),
+    Case(
+        "ext_registry_dunder_setitem",
+        rp.ext_registry_dunder_setitem,
+        ("os.system",),
+        gap="copyreg._inverted_registry.__setitem__(code, ('os','system')) then EXT2: PKL003 + PKL005/PKL007 "
+        "(SUSPICIOUS), the registration is not replayed",
+    ),
+    Case("memo_reduce_result_reused", rp.memo_reduce_result_reused, ("os.system",)),
+    Case("payload_in_dict_key", rp.payload_in_dict_key, ("os.system",)),
+    Case("payload_in_set_additems", rp.payload_in_set_member, ("os.system",)),
+    Case("payload_in_frozenset", rp.payload_in_frozenset, ("os.system",)),
+    Case(
+        "hash_slot_monkeypatch_dict_insert",
+        rp.hash_hook_monkeypatch,
+        ("subprocess.getoutput",),
+        gap="BUILD sets Terminal.__hash__ = subprocess.getoutput, then a Terminal('touch …') key is inserted in "
+        "a dict: the interpreter calls getoutput(key). Reported as PKL014 + PKL002 (SUSPICIOUS), not a call",
+    ),
+    # monkey patches whose effect comes after loading
+    Case(
+        "builtins_dict_setitem_patch",
+        rp.builtins_dict_setitem_patch,
+        (),
+        rule="PKL014",
+        floor="suspicious",
+        loader="none",
+        no_proof="the effect is deferred: `print` becomes os.system for the rest of the victim process",
+        gap="SETITEM into builtins.__dict__ ('print' -> os.system) is a monkey patch but no PKL014 is raised "
+        "(only PKL013 dunder access + PKL002)",
+    ),
+    Case(
+        "sys_modules_setitem_hijack",
+        rp.sys_modules_setitem_hijack,
+        (),
+        rule="PKL014",
+        floor="suspicious",
+        loader="none",
+        no_proof="the effect is deferred: a later `import json` in the victim returns os",
+        gap="SETITEM into sys.modules (json -> os) hijacks later imports; no PKL014, only PKL002 references",
+    ),
+)
+
+# Streams a real loader refuses (or that only set data): modelsieve must not call them MALICIOUS for sure.
+REFUSED: tuple[Case, ...] = (
+    Case("global_crlf_line_ends", rp.global_crlf, ()),
+    Case("global_trailing_space", rp.global_trailing_space, ()),
+    Case("global_cyrillic_homoglyph", rp.global_homoglyph, ()),
+    Case("simplenamespace_state_names_os_system", rp.build_setstate_simplenamespace, ()),
+)
+
+VERDICT = {"malicious": Verdict.MALICIOUS, "suspicious": Verdict.SUSPICIOUS}
+
+
+def _param(case: Case) -> object:
+    marks = [pytest.mark.xfail(strict=True, reason=case.gap)] if case.gap else []
+    return pytest.param(case, id=case.name, marks=marks)
+
+
+def _write(case: Case, tmp_path: Path) -> tuple[Path, Path]:
+    marker = tmp_path / "MARKER"
+    path = tmp_path / f"{case.name}.bin"
+    path.write_bytes(case.builder(str(marker), tmp_path))
+    return path, marker
+
+
+def _skip_unless_available(case: Case) -> None:
+    if case.needs and importlib.util.find_spec(case.needs) is None:
+        pytest.skip(f"{case.needs} is not installed")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.loader == "pickle"], ids=lambda c: c.name)
+def test_real_loader_runs_it(case: Case, tmp_path: Path) -> None:
+    _skip_unless_available(case)
+    path, marker = _write(case, tmp_path)
+    ran, output = runs_in_subprocess(pickle_loader_code(path), marker, tmp_path)
+    assert ran, f"{case.name}: pickle.loads did not run the payload\n{output}"
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_modelsieve_reports_it(case: Case, tmp_path: Path) -> None:
+    path, marker = _write(case, tmp_path)
+    result = scan_one(path)
+    dump = describe(result)
+    assert not marker.exists(), "scanning ran the payload"
+    assert result.verdict >= VERDICT[case.floor], f"{case.name}: expected at least {case.floor}\n{dump}"
+    assert findings(result, case.rule, case.subjects), f"{case.name}: no {case.rule} on {case.subjects}\n{dump}"
+    if case.behaviour:
+        words = [w.lower() for w in case.behaviour]
+        texts = [b.description.lower() for b in result.behaviours]
+        assert any(all(w in t for w in words) for t in texts), f"{case.name}: no behaviour with {words}\n{dump}"
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=lambda c: c.name)
+def test_refused_streams_are_not_called_malicious(case: Case, tmp_path: Path) -> None:
+    path, marker = _write(case, tmp_path)
+    ran, output = runs_in_subprocess(pickle_loader_code(path), marker, tmp_path)
+    assert not ran, f"{case.name}: the loader ran it, it belongs in CASES\n{output}"
+    result = scan_one(path)
+    sure = [f for f in findings(result, "PKL001") if f.confidence is Confidence.HIGH]
+    assert not sure, describe(result)
+    assert result.verdict is not Verdict.MALICIOUS, describe(result)
