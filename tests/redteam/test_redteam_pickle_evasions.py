@@ -45,27 +45,25 @@ CASES: tuple[Case, ...] = (
         "defaultdict_factory_getitem",
         rp.defaultdict_factory,
         ("os.system",),
-        gap="defaultdict(partial(os.system, cmd))['k'] calls the factory in __missing__; only PKL002 "
-        "'references os.system, but the emulation does not see it called' (SUSPICIOUS)",
     ),
     Case(
         "defaultdict_dunder_getitem_dotted",
         rp.defaultdict_getitem_dotted,
         ("os.system",),
-        gap="collections.defaultdict.__getitem__ on a defaultdict(partial(os.system, cmd)) is PKL003 unknown "
-        "call + PKL002 only (SUSPICIOUS); __missing__ -> default_factory() is not modelled",
     ),
     Case(
         "exitstack_callback_close",
         rp.exitstack_callback,
         ("os.system",),
-        gap="contextlib.ExitStack().callback(os.system, cmd) + .close() runs the command; reported as PKL003 "
-        "(ExitStack not allow-listed) + PKL002 only (SUSPICIOUS)",
     ),
     Case("atexit_register_deferred", rp.atexit_register, ("os.system",)),
     Case("weakref_finalize_deferred", rp.weakref_finalize, ("os.system",)),
     Case("threading_thread_start", rp.threading_thread_start, ("os.system", "threading.Thread.start")),
-    Case("multiprocessing_run_finalizers", rp.multiprocessing_finalizers, ("os.system", "multiprocessing.util._run_finalizers")),
+    Case(
+        "multiprocessing_run_finalizers",
+        rp.multiprocessing_finalizers,
+        ("os.system", "multiprocessing.util._run_finalizers"),
+    ),
     # process spawning gadgets
     Case("uuid_get_command_stdout", rp.uuid_get_command_stdout, ("uuid._get_command_stdout",)),
     Case("os_posix_spawnp", rp.os_posix_spawnp, ("os.posix_spawnp",)),
@@ -77,8 +75,6 @@ CASES: tuple[Case, ...] = (
         rp.numpy_read_array_bytesio,
         ("os.system",),
         needs="numpy",
-        gap="numpy.lib.format.read_array(BytesIO(npy), allow_pickle=True) is only PKL003 (unknown call); the "
-        "embedded object-array pickle (os.system) is never analysed, no PKL006",
     ),
     Case("numpy_load_bytesio_positional", rp.numpy_load_bytesio, ("os.system",), needs="numpy"),
     Case(
@@ -93,15 +89,11 @@ CASES: tuple[Case, ...] = (
         rp.pandas_io_pickle_read_pickle,
         ("os.system",),
         needs="pandas",
-        gap="pandas.io.pickle.read_pickle (the module path of pandas.read_pickle) is not a known nested loader: "
-        "PKL003 only, the embedded os.system pickle is not analysed",
     ),
     Case(
         "pickle_unpickler_load_nested",
         rp.pickle_unpickler_load,
         ("os.system",),
-        gap="pickle.Unpickler(BytesIO(x)).load() is PKL001 on pickle.Unpickler.load but the embedded pickle "
-        "is not analysed (no PKL006, the inner os.system is never named)",
     ),
     Case(
         "shelve_open",
@@ -122,11 +114,13 @@ CASES: tuple[Case, ...] = (
         rp.urlretrieve_file_url,
         ("urllib.request.urlretrieve",),
         behaviour=("writes",),
-        gap="urllib.request.urlretrieve(url, filename) writes `filename`; the behaviour only says 'connects to "
-        "file:///dev/null' (no writes-file behaviour naming the destination)",
     ),
     # code loaded from disk
-    Case("zipimporter_load_module", rp.zipimporter_load_module, ("zipimport.zipimporter.load_module", "zipimport.zipimporter")),
+    Case(
+        "zipimporter_load_module",
+        rp.zipimporter_load_module,
+        ("zipimport.zipimporter.load_module", "zipimport.zipimporter"),
+    ),
     Case(
         "source_file_loader_load_module",
         rp.source_file_loader,
@@ -148,8 +142,6 @@ CASES: tuple[Case, ...] = (
         ("numpy.ctypeslib.load_library",),
         loader="none",
         no_proof=NATIVE,
-        gap="numpy.ctypeslib.load_library(name, path) loads a shared library (runs its constructors); only "
-        "PKL003 'not on the allow-list', no loads-native-code behaviour",
     ),
     Case(
         "torch_ops_load_library",
@@ -157,7 +149,6 @@ CASES: tuple[Case, ...] = (
         ("torch.ops.load_library",),
         loader="none",
         no_proof=NATIVE,
-        gap="torch.ops.load_library(path) dlopens a shared library; only PKL003",
     ),
     Case(
         "torch_classes_load_library",
@@ -165,7 +156,6 @@ CASES: tuple[Case, ...] = (
         ("torch.classes.load_library",),
         loader="none",
         no_proof=NATIVE,
-        gap="torch.classes.load_library(path) dlopens a shared library; only PKL003",
     ),
     # network
     Case("torch_hub_load", rp.torch_hub_load, ("torch.hub.load",), loader="none", no_proof=NET),
@@ -176,7 +166,13 @@ CASES: tuple[Case, ...] = (
         loader="none",
         no_proof=NET,
     ),
-    Case("socket_create_connection", rp.socket_create_connection, ("socket.create_connection",), loader="none", no_proof=NET),
+    Case(
+        "socket_create_connection",
+        rp.socket_create_connection,
+        ("socket.create_connection",),
+        loader="none",
+        no_proof=NET,
+    ),
     Case(
         "http_client_request",
         rp.http_client_connection,
@@ -184,8 +180,6 @@ CASES: tuple[Case, ...] = (
         loader="none",
         no_proof=NET,
         behaviour=("203.0.113.7",),
-        gap="HTTPConnection('203.0.113.7').request('GET', '/x'): the behaviour says 'connects to GET' (the HTTP "
-        "method) instead of the host",
     ),
     Case(
         "urlretrieve_then_run_path",
@@ -206,21 +200,16 @@ CASES: tuple[Case, ...] = (
         "obf_reversed_join",
         rp.obf_reversed,
         ("os.system",),
-        gap="''.join(reversed('metsys')) is not evaluated (builtins.reversed is PKL003 unknown), so "
-        "getattr(os, <computed>) stays PKL005 unresolved (SUSPICIOUS)",
     ),
     Case(
         "obf_getitem_slice",
         rp.obf_getitem_slice,
         ("os.system",),
-        gap="operator.getitem('xxsystemxx', slice(2, 8)) is not evaluated although both are allow-listed; "
-        "getattr(os, <item>) stays PKL005 (SUSPICIOUS)",
     ),
     Case(
         "obf_str_format",
         rp.obf_format,
         ("os.system",),
-        gap="builtins.str.format('{}{}', 'sys', 'tem') is not evaluated (PKL003); getattr stays PKL005",
     ),
     # opcode-level
     Case("proto5_next_buffer_after_payload", rp.proto5_next_buffer_after_payload, ("os.system",)),
@@ -232,15 +221,11 @@ CASES: tuple[Case, ...] = (
         "ext_registry_setitem_opcode",
         rp.ext_registry_setitem_opcode,
         ("os.system",),
-        gap="SETITEM straight into copyreg._inverted_registry (no call) then EXT1: reported as PKL005/PKL007 "
-        "'EXT code not registered; callable unknown' (SUSPICIOUS), not os.system",
     ),
     Case(
         "ext_registry_dunder_setitem",
         rp.ext_registry_dunder_setitem,
         ("os.system",),
-        gap="copyreg._inverted_registry.__setitem__(code, ('os','system')) then EXT2: PKL003 + PKL005/PKL007 "
-        "(SUSPICIOUS), the registration is not replayed",
     ),
     Case("memo_reduce_result_reused", rp.memo_reduce_result_reused, ("os.system",)),
     Case("payload_in_dict_key", rp.payload_in_dict_key, ("os.system",)),
@@ -250,8 +235,6 @@ CASES: tuple[Case, ...] = (
         "hash_slot_monkeypatch_dict_insert",
         rp.hash_hook_monkeypatch,
         ("subprocess.getoutput",),
-        gap="BUILD sets Terminal.__hash__ = subprocess.getoutput, then a Terminal('touch …') key is inserted in "
-        "a dict: the interpreter calls getoutput(key). Reported as PKL014 + PKL002 (SUSPICIOUS), not a call",
     ),
     # monkey patches whose effect comes after loading
     Case(
@@ -262,8 +245,6 @@ CASES: tuple[Case, ...] = (
         floor="suspicious",
         loader="none",
         no_proof="the effect is deferred: `print` becomes os.system for the rest of the victim process",
-        gap="SETITEM into builtins.__dict__ ('print' -> os.system) is a monkey patch but no PKL014 is raised "
-        "(only PKL013 dunder access + PKL002)",
     ),
     Case(
         "sys_modules_setitem_hijack",
@@ -273,9 +254,125 @@ CASES: tuple[Case, ...] = (
         floor="suspicious",
         loader="none",
         no_proof="the effect is deferred: a later `import json` in the victim returns os",
-        gap="SETITEM into sys.modules (json -> os) hijacks later imports; no PKL014, only PKL002 references",
+    ),
+    # second wave: string resolvers, call-forwarding methods, odd consumers, write primitives
+    Case("partial_rebuilt_by_build", rp.partial_build_setstate, ("os.system",)),
+    Case("staticmethod_object_called", rp.staticmethod_callable, ("os.system",)),
+    Case("functools_cache_wrapper_called", rp.functools_cache_wrapper, ("os.system",)),
+    Case("type_created_str_subclass_del", rp.type_created_class_del, ("subprocess.getoutput",)),
+    Case(
+        "logging_dictconfig_factory_string", rp.logging_dictconfig_factory, ("os.system", "logging.config.dictConfig")
+    ),
+    Case("pydoc_locate", rp.pydoc_locate, ("os.system",)),
+    Case("logging_config_resolve", rp.logging_config_resolve, ("os.system", "logging.config._resolve")),
+    Case("torch_utils_import_dotted_name", rp.torch_import_dotted_name, ("os.system",), needs="torch"),
+    Case("ctypes_pythonapi_pyrun_simplestring", rp.ctypes_pyrun_simplestring, ("ctypes.pythonapi.PyRun_SimpleString",)),
+    Case("cprofile_profile_runcall", rp.cprofile_runcall, ("os.system", "cProfile.Profile.runcall")),
+    Case("trace_trace_runfunc", rp.trace_runfunc, ("os.system", "trace.Trace.runfunc")),
+    Case("bdb_bdb_runcall", rp.bdb_runcall, ("os.system", "bdb.Bdb.runcall")),
+    Case("threadpool_submit", rp.threadpool_submit, ("os.system", "concurrent.futures.ThreadPoolExecutor.submit")),
+    Case("sched_enter_run", rp.sched_enter_run, ("os.system", "sched.scheduler.run", "sched.scheduler.enter")),
+    Case("bytes_consumes_map", rp.bytes_consumes_map, ("os.system",)),
+    Case("heapq_nsmallest_key_function", rp.heapq_nsmallest_key, ("os.system",)),
+    Case("itertools_groupby_key_function", rp.groupby_key_list, ("os.system",)),
+    Case("vars_module_itemgetter", rp.vars_itemgetter, ("os.system",)),
+    Case("numpy_npyio_impl_load", rp.npyio_impl_load, ("os.system",), needs="numpy"),
+    Case("joblib_load_bytesio", rp.joblib_load_bytesio, ("os.system",), needs="joblib"),
+    Case("underscore_pickle_unpickler", rp.underscore_pickle_unpickler, ("os.system",)),
+    Case("pickle_pure_python_loads", rp.pickle_pure_loads, ("os.system",)),
+    Case("os_symlink", rp.os_symlink, ("os.symlink",), behaviour=("writes",)),
+    Case("os_replace", rp.os_replace, ("os.replace",), behaviour=("writes",)),
+    Case("zipfile_extractall", rp.zipfile_extractall, ("zipfile.ZipFile.extractall",), behaviour=("writes",)),
+    Case("shutil_unpack_archive", rp.shutil_unpack_archive, ("shutil.unpack_archive",), behaviour=("writes",)),
+    Case("sqlite3_connect_creates_file", rp.sqlite3_connect, ("sqlite3.connect",), behaviour=("writes",)),
+    Case("logging_filehandler_creates_file", rp.logging_filehandler, ("logging.FileHandler",), behaviour=("writes",)),
+    Case("site_addsitedir_runs_pth", rp.site_addsitedir, ("site.addsitedir",)),
+    Case(
+        "os_environ_setitem_ld_preload",
+        rp.environ_setitem,
+        (),
+        rule="PKL014",
+        floor="suspicious",
+        loader="none",
+        no_proof="the effect is deferred: LD_PRELOAD applies to child processes the victim starts later",
+    ),
+    Case(
+        "sys_path_append_opcode",
+        rp.sys_path_append,
+        (),
+        rule="PKL014",
+        floor="suspicious",
+        loader="none",
+        no_proof="the effect is deferred: later imports may resolve to files in the appended folder",
     ),
 )
+
+# Known gaps, keyed by case name: strict xfail with this reason. Remove an entry when its fix lands.
+GAPS: dict[str, str] = {
+    "exitstack_callback_close": (
+        "contextlib.ExitStack().callback(os.system, cmd) + .close() runs the command; reported as PKL003 "
+        "(ExitStack not allow-listed) + PKL002 only (SUSPICIOUS)"
+    ),
+    "urlretrieve_file_url_writes": (
+        "urllib.request.urlretrieve(url, filename) writes `filename`; the behaviour only says 'connects to "
+        "file:///dev/null' (no writes-file behaviour naming the destination)"
+    ),
+    "http_client_request": (
+        "HTTPConnection('203.0.113.7').request('GET', '/x'): the behaviour says 'connects to GET' (the HTTP "
+        "method) instead of the host"
+    ),
+    "builtins_dict_setitem_patch": (
+        "SETITEM into builtins.__dict__ ('print' -> os.system) is a monkey patch but no PKL014 is raised "
+        "(only PKL013 dunder access + PKL002)"
+    ),
+    "sys_modules_setitem_hijack": (
+        "SETITEM into sys.modules (json -> os) hijacks later imports; no PKL014, only PKL002 references"
+    ),
+    "shutil_copyfile": (
+        "shutil.copyfile(src, dst) writes dst; the behaviour says 'reads file <dst>' (READS_FILE, not WRITES_FILE)"
+    ),
+    "tempfile_then_os_rename": (
+        "os.rename(tmp, marker) and tempfile.mkstemp both get the behaviour 'reads file a path computed at load time'; a rename to an attacker-chosen path is a file write"
+    ),
+    "staticmethod_object_called": (
+        "staticmethod(os.system)(cmd): staticmethod objects are callable (3.10+); PKL003 + PKL002 only (SUSPICIOUS)"
+    ),
+    "functools_cache_wrapper_called": (
+        "functools.cache(os.system)(cmd): the cache wrapper forwards the call; PKL003 + PKL002 only (SUSPICIOUS)"
+    ),
+    "type_created_str_subclass_del": (
+        "type('X', (str,), {'__del__': subprocess.getoutput})('touch …'): getoutput runs when the instance is "
+        "freed; PKL003 builtins.type + PKL002 only (SUSPICIOUS)"
+    ),
+    "torch_utils_import_dotted_name": (
+        "torch._utils._import_dotted_name('os.system') resolves a dotted string like pkgutil.resolve_name; "
+        "PKL003 only, the returned os.system call is not seen"
+    ),
+    "ctypes_pythonapi_pyrun_simplestring": (
+        "ctypes.pythonapi.PyRun_SimpleString(b'code') executes Python code through the C API; reported as PKL002 "
+        "'creates a ... object; constructing it runs nothing' (SUSPICIOUS)"
+    ),
+    "heapq_nsmallest_key_function": (
+        "heapq.nsmallest(1, [cmd], os.system) calls the key function; PKL003 + PKL002 only (SUSPICIOUS)"
+    ),
+    "itertools_groupby_key_function": (
+        "list(itertools.groupby([cmd], os.system)) calls the key function; PKL003 + PKL002 only (SUSPICIOUS)"
+    ),
+    "os_symlink": "os.symlink(src, dst) creates dst; the behaviour says 'runs shell command `/etc/hostname`'",
+    "os_replace": "os.replace(src, dst) writes dst; the behaviour says 'reads file <src>'",
+    "logging_filehandler_creates_file": (
+        "logging.FileHandler(path) opens/creates the file in __init__; PKL003 'instantiates … not on the "
+        "allow-list' only (SUSPICIOUS), no writes-file behaviour"
+    ),
+    "os_environ_setitem_ld_preload": (
+        "SETITEM straight into os.environ (LD_PRELOAD) changes the environment of every later child process; "
+        "only PKL002 'references os.environ', no PKL014"
+    ),
+    "sys_path_append_opcode": (
+        "APPEND straight onto sys.path changes where later imports come from; only PKL002 'references sys.path', "
+        "no PKL014"
+    ),
+}
 
 # Streams a real loader refuses (or that only set data): modelsieve must not call them MALICIOUS for sure.
 REFUSED: tuple[Case, ...] = (
@@ -289,7 +386,8 @@ VERDICT = {"malicious": Verdict.MALICIOUS, "suspicious": Verdict.SUSPICIOUS}
 
 
 def _param(case: Case) -> object:
-    marks = [pytest.mark.xfail(strict=True, reason=case.gap)] if case.gap else []
+    gap = GAPS.get(case.name)
+    marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
     return pytest.param(case, id=case.name, marks=marks)
 
 

@@ -38,13 +38,23 @@ PICKLES: dict[str, tuple[bytes, Verdict | None]] = {
         p2(glob("builtins", "list") + P.EMPTY_TUPLE + P.TUPLE1 * 100_000 + P.TUPLE1 + P.REDUCE),
         None,
     ),
-    "dicts_nested_20k": (p2(P.EMPTY_DICT + b"".join(sbu("k") + P.EMPTY_DICT for _ in range(20_000)) + P.SETITEM * 20_000), None),
+    "dicts_nested_20k": (
+        p2(P.EMPTY_DICT + b"".join(sbu("k") + P.EMPTY_DICT for _ in range(20_000)) + P.SETITEM * 20_000),
+        None,
+    ),
     "allowed_calls_50k": (
-        p2(P.EMPTY_LIST + P.MARK + (glob("collections", "OrderedDict") + P.EMPTY_TUPLE + P.REDUCE) * 50_000 + P.APPENDS),
+        p2(
+            P.EMPTY_LIST + P.MARK + (glob("collections", "OrderedDict") + P.EMPTY_TUPLE + P.REDUCE) * 50_000 + P.APPENDS
+        ),
         None,
     ),
     "unknown_globals_5k": (
-        p2(P.EMPTY_LIST + P.MARK + b"".join(glob(f"mod{i}", "f") + P.EMPTY_TUPLE + P.REDUCE for i in range(5000)) + P.APPENDS),
+        p2(
+            P.EMPTY_LIST
+            + P.MARK
+            + b"".join(glob(f"mod{i}", "f") + P.EMPTY_TUPLE + P.REDUCE for i in range(5000))
+            + P.APPENDS
+        ),
         Verdict.SUSPICIOUS,
     ),
     "binunicode_claims_4gb": (rp.huge_binunicode_claim(), Verdict.INCONCLUSIVE),
@@ -62,11 +72,23 @@ PICKLES: dict[str, tuple[bytes, Verdict | None]] = {
         None,
     ),
     "lone_surrogate_binunicode": (p2(P.BINUNICODE + struct.pack("<I", 3) + b"\xed\xa0\x80"), None),
-    "lone_surrogate_stack_global": (p4(P.BINUNICODE + struct.pack("<I", 3) + b"\xed\xa0\x80" + sbu("x") + P.STACK_GLOBAL), None),
+    "lone_surrogate_stack_global": (
+        p4(P.BINUNICODE + struct.pack("<I", 3) + b"\xed\xa0\x80" + sbu("x") + P.STACK_GLOBAL),
+        None,
+    ),
     "stack_global_on_ints": (p4(const(1) + const(2) + P.STACK_GLOBAL), None),
     "newobj_ex_on_ints": (p4(const(1) + const(2) + const(3) + P.NEWOBJ_EX), None),
     "self_referencing_dict_argument": (
-        p2(glob("collections", "OrderedDict") + P.EMPTY_DICT + put(1) + sbu("a") + get(1) + P.SETITEM + P.TUPLE1 + P.REDUCE),
+        p2(
+            glob("collections", "OrderedDict")
+            + P.EMPTY_DICT
+            + put(1)
+            + sbu("a")
+            + get(1)
+            + P.SETITEM
+            + P.TUPLE1
+            + P.REDUCE
+        ),
         None,
     ),
     "list_containing_itself_twice": (p2(P.EMPTY_LIST + put(0) + get(0) + P.APPEND + get(0) + P.APPEND), None),
@@ -138,7 +160,9 @@ def test_deeply_nested_text_formats(name: str, tmp_path: Path) -> None:
     _check(scan_timed(path), None)
 
 
-@pytest.mark.parametrize("template", ["{% if x %}" * 2000 + "a" + "{% endif %}" * 2000, "{{ " + "+".join(["'a'"] * 20000) + " }}"])
+@pytest.mark.parametrize(
+    "template", ["{% if x %}" * 2000 + "a" + "{% endif %}" * 2000, "{{ " + "+".join(["'a'"] * 20000) + " }}"]
+)
 def test_gguf_pathological_templates(template: str, tmp_path: Path) -> None:
     gguf = pytest.importorskip("gguf")
     path = tmp_path / "model.gguf"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+from collections.abc import Callable
 
 from modelsieve.formats.base import AnalysisTimeout, ScanContext
 from modelsieve.indicators import find_indicators, indicator_findings
@@ -108,6 +109,24 @@ def analyse_pickle(
             gc.enable()
 
 
+#: Largest skipped payload read back into memory for a transform (base64, zlib ...).
+MATERIALIZE_MAX = 16 * 1024 * 1024
+
+
+def _reader_of_large(artifact: Artifact, bound: int) -> Callable[[LargeBytes], Const | None]:
+    def read(value: LargeBytes) -> Const | None:
+        if value.length > bound:
+            return None
+        data = artifact.read_at(value.offset, value.length)
+        if len(data) != value.length:
+            return None
+        if value.text:
+            return Const(data.decode("utf-8", "surrogatepass"))
+        return Const(data)
+
+    return read
+
+
 def _analyse(
     artifact: Artifact,
     ctx: ScanContext,
@@ -127,6 +146,7 @@ def _analyse(
         _Payloads(artifact, ctx),
         Options(joblib_arrays=joblib_arrays, persistent_load=persistent_load),
         after_build_hook=arrays.after_build,
+        read_large=_reader_of_large(artifact, min(MATERIALIZE_MAX, ctx.limits.max_member_in_memory)),
     )
     reader = Reader(artifact.stream, start, end)
     location = artifact.location

@@ -385,7 +385,7 @@ def _make_decoder(name: str) -> Handler:
     def handler(
         r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
     ) -> Value:
-        data = args[0] if args else None
+        data = r.materialize(args[0]) if args else None
         if isinstance(data, Const) and isinstance(data.value, (bytes, str)):
             try:
                 out, label = pure.decode_bytes(name, data.value)
@@ -406,6 +406,10 @@ for _name in pure.BYTE_DECODERS:
     HANDLERS[_name] = _make_decoder(_name)
 
 
+#: How protocol-2 numpy arrays carry raw bytes; kept symbolic so tensor data is never read.
+_LATIN1 = frozenset({"latin1", "latin-1", "iso-8859-1", "iso8859-1", "l1"})
+
+
 def _make_codec(decode: bool) -> Handler:
     name = "codecs.decode" if decode else "codecs.encode"
 
@@ -415,6 +419,8 @@ def _make_codec(decode: bool) -> Handler:
         data = args[0] if args else None
         enc_v = args[1] if len(args) > 1 else _kw(kwargs, "encoding")
         encoding = (text_of(enc_v) if enc_v is not None else "utf-8") or "?"
+        if isinstance(data, LargeBytes) and encoding.lower().replace("_", "-") not in _LATIN1:
+            data = r.materialize(data)
         if isinstance(data, LargeBytes):
             # numpy protocol-2 arrays: _codecs.encode(<latin-1 text>, 'latin1') -> bytes, kept symbolic
             result: Value = LargeBytes(data.offset, data.length, data.prefix, text=not data.text)

@@ -93,6 +93,8 @@ _DICT_METHODS = frozenset({"get", "__getitem__", "pop", "setdefault", "keys", "v
 _MAX_INVOKE_DEPTH = 12
 
 ScanPayload = Callable[[Value, Site, str, str], NestedPayload]
+#: Reads a skipped payload back from the stream when a transform needs its bytes (None: too big).
+ReadLarge = Callable[[LargeBytes], "Const | None"]
 AfterBuild = Callable[["Resolver", Value, object, Site], "Value | None"]
 
 
@@ -133,8 +135,10 @@ class Resolver:
         scan_payload: ScanPayload,
         options: Options = Options(),
         after_build_hook: AfterBuild | None = None,
+        read_large: ReadLarge | None = None,
     ) -> None:
         self.policy = policy
+        self.read_large = read_large
         self.trace = trace
         self.limits = limits
         self.scan_payload = scan_payload
@@ -148,6 +152,16 @@ class Resolver:
         self._keep: list[Value] = []
         self.inline_depth = 0
         self._handlers: dict[str, Handler] = HANDLERS
+
+    def materialize(self, value: Value | None) -> Value | None:
+        """The bytes of a skipped payload, read back only when a transform (decode,
+        decompress ...) needs them, so plain tensor data never stays in memory."""
+        if isinstance(value, LargeBytes) and self.read_large is not None:
+            data = self.read_large(value)
+            if data is not None:
+                self._keep.append(data)
+                return data
+        return value
 
     # ------------------------------------------------------------------ names
     def canonical(self, module: str, name: str) -> tuple[str, str]:
@@ -482,6 +496,9 @@ class Resolver:
     def _pure_method(
         self, obj: Const | LargeBytes, method: str, args: tuple[Value, ...], site: Site, via: str
     ) -> Value:
+        read = self.materialize(obj)
+        if isinstance(read, Const):
+            obj = read
         kind = "str" if isinstance(obj, Const) and isinstance(obj.value, str) else "bytes"
         target = f"builtins.{kind}.{method}"
         if isinstance(obj, LargeBytes):

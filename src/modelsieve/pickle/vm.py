@@ -29,11 +29,12 @@ from modelsieve.pickle.values import (
     text_of,
 )
 
-#: Payloads above this size are skipped and kept only as offset, length and prefix.
-LARGE_PAYLOAD = 1024 * 1024
+#: Payloads above this size are skipped and kept only as offset, length and prefix (read back
+#: on demand when a decode/decompress needs them): tensor data must not accumulate in memory.
+LARGE_PAYLOAD = 64 * 1024
 #: How much of a skipped payload is kept to show and to search for indicators.
 PREFIX_KEEP = 4096
-_LINE_KEEP = LARGE_PAYLOAD
+_LINE_KEEP = 1024 * 1024
 _HUGE_INT_BYTES = 4096
 
 
