@@ -24,12 +24,19 @@ def _lz4(data: bytes) -> bytes:
     return lz4.frame.compress(data)  # type: ignore[no-any-return]
 
 
+def _zstd(data: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdCompressor().compress(data)
+
+
 CODECS = {
     "gzip": (gzip.compress, "import gzip as m; opener = m.open"),
     "bz2": (bz2.compress, "import bz2 as m; opener = m.open"),
     "xz": (lzma.compress, "import lzma as m; opener = m.open"),
     "lzma-alone": (lambda d: lzma.compress(d, format=lzma.FORMAT_ALONE), "import lzma as m; opener = m.open"),
     "lz4": (_lz4, "import lz4.frame as m; opener = m.open"),
+    "zstd": (_zstd, "import zstandard as m; opener = lambda p: m.ZstdDecompressor().stream_reader(open(p, 'rb'))"),
     "zlib": (zlib.compress, "import zlib, io; opener = lambda p: io.BytesIO(zlib.decompress(open(p, 'rb').read()))"),
 }
 

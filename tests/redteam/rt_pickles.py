@@ -614,7 +614,10 @@ def _call_method(obj: bytes, name: str, *args: bytes) -> bytes:
 
 
 def partial_build_setstate(m: str, d: Path) -> bytes:
-    """``partial(print)`` rebuilt by BUILD into ``partial(os.system, cmd)`` (os.system only in the state), then called."""
+    """``partial(print)`` rebuilt by BUILD into ``partial(os.system, cmd)``, then called.
+
+    os.system only appears in the BUILD state.
+    """
     obj = glob("functools", "partial") + tup(glob("builtins", "print")) + pickle.NEWOBJ
     state = tup(glob("os", "system"), tup(sbu(shell(m))), pickle.EMPTY_DICT, pickle.NONE)
     return p2(obj + state + pickle.BUILD + pickle.EMPTY_TUPLE + pickle.REDUCE)

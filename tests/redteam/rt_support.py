@@ -100,7 +100,13 @@ def runs_in_subprocess(code: str, marker: Path, cwd: Path, *, timeout: float = 1
     return touched, (proc.stdout + proc.stderr)[-2000:]
 
 
-PICKLE_LOADER = "import pickle,sys\ntry:\n    pickle.loads(open(sys.argv[1] if len(sys.argv)>1 else {p!r},'rb').read())\nexcept Exception as e:\n    print('RAISED', type(e).__name__, e)\n"
+PICKLE_LOADER = (
+    "import pickle\n"
+    "try:\n"
+    "    pickle.loads(open({p!r}, 'rb').read())\n"
+    "except Exception as e:\n"
+    "    print('RAISED', type(e).__name__, e)\n"
+)
 
 
 def pickle_loader_code(path: Path) -> str:

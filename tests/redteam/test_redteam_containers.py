@@ -100,7 +100,8 @@ def _rebuild(src: Path, dst: Path, replace: dict[str, bytes]) -> Path:
     pending = dict(replace)
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for info in zin.infolist():
-            zout.writestr(info, pending.pop(info.filename, None) or zin.read(info.filename))
+            data = pending.pop(info.filename, None)
+            zout.writestr(info, zin.read(info.filename) if data is None else data)
         for name, data in pending.items():
             zout.writestr(name, data)
     return dst

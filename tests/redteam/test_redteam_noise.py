@@ -134,7 +134,7 @@ def torch_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("rt-noise-torch")
 
-    class Symmetric(torch.nn.Module):
+    class Symmetric(torch.nn.Module):  # type: ignore[name-defined,misc]
         def forward(self, x: Any) -> Any:
             return x.triu() + x.triu(1).T
 
@@ -305,7 +305,8 @@ DEEPSEEK_R1 = (
     "{{'<｜User｜>' + message['content']}}{%- endif %}"
     "{%- if message['role'] == 'assistant' and message['content'] is not none %}"
     "{% set content = message['content'] %}{% if '</think>' in content %}"
-    "{% set content = content.split('</think>')[-1] %}{% endif %}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}"
+    "{% set content = content.split('</think>')[-1] %}{% endif %}"
+    "{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}"
     "{%- endif %}{%- endfor -%}{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}{% endif %}"
 )
 

@@ -332,7 +332,8 @@ GAPS: dict[str, str] = {
         "shutil.copyfile(src, dst) writes dst; the behaviour says 'reads file <dst>' (READS_FILE, not WRITES_FILE)"
     ),
     "tempfile_then_os_rename": (
-        "os.rename(tmp, marker) and tempfile.mkstemp both get the behaviour 'reads file a path computed at load time'; a rename to an attacker-chosen path is a file write"
+        "os.rename(tmp, marker) and tempfile.mkstemp both get the behaviour 'reads file a path "
+        "computed at load time'; a rename to an attacker-chosen path is a file write"
     ),
     "staticmethod_object_called": (
         "staticmethod(os.system)(cmd): staticmethod objects are callable (3.10+); PKL003 + PKL002 only (SUSPICIOUS)"

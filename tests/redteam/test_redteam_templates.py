@@ -19,7 +19,9 @@ from modelsieve.model import Verdict
 gguf = pytest.importorskip("gguf")
 
 TEMPLATES: dict[str, str] = {
-    "attr_filter_hex_escaped_dunder": "{{ (lipsum|attr('\\x5f\\x5fglobals\\x5f\\x5f'))['os'].popen('touch MARK').read() }}",
+    "attr_filter_hex_escaped_dunder": (
+        "{{ (lipsum|attr('\\x5f\\x5fglobals\\x5f\\x5f'))['os'].popen('touch MARK').read() }}"
+    ),
     "attr_filter_dunder_built_by_format": (
         "{% set u = '%c%c'|format(95,95) %}{{ (lipsum|attr(u~'globals'~u))['os'].popen('touch MARK').read() }}"
     ),
