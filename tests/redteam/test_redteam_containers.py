@@ -121,3 +121,29 @@ def test_pickle_bytes_inside_a_storage_record_are_not_malicious(torch_zip: Path,
     path = _rebuild(torch_zip, tmp_path / "weights.pt", {"weights/data/0": evil})
     result = scan_one(path)
     assert result.verdict is not Verdict.MALICIOUS, describe(result)
+
+
+def test_torch_zip_with_trailing_junk_or_comment_still_shows_payload(torch_zip: Path, tmp_path: Path) -> None:
+    """torch.load (miniz) finds the end record behind appended bytes or a zip comment and runs data.pkl."""
+    marker = tmp_path / "MARKER"
+    raw = _rebuild(torch_zip, tmp_path / "evil.pt", {"weights/data.pkl": _evil(marker)}).read_bytes()
+    variants = {
+        "appended.pt": raw + b"J" * 1000,
+        "comment.pt": raw[:-2] + (5).to_bytes(2, "little") + b"hello",
+    }
+    paths = []
+    for name, data in variants.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        paths.append(path)
+    proof = "import torch\n" + "".join(
+        f"try:\n    torch.load({str(p)!r}, weights_only=False)\nexcept Exception:\n    pass\n"
+        f"import os\nos.rename({str(marker)!r}, {str(p) + '.ran'!r}) if os.path.exists({str(marker)!r}) else None\n"
+        for p in paths
+    )
+    _ran, output = runs_in_subprocess(proof, marker, tmp_path)
+    for path in paths:
+        assert Path(str(path) + ".ran").exists(), f"torch.load did not run {path.name}\n{output}"
+        result = scan_one(path)
+        assert result.verdict is Verdict.MALICIOUS, describe(result)
+        assert _os_system(result, ("weights/data.pkl",)), describe(result)

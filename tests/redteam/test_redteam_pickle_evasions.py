@@ -305,6 +305,20 @@ CASES: tuple[Case, ...] = (
         loader="none",
         no_proof="the effect is deferred: later imports may resolve to files in the appended folder",
     ),
+    # third wave: opcodes that call methods of the object itself; callables fetched back out of containers
+    Case("namespace_setstate_then_second_build", rp.namespace_setstate_second_build, ("os.system",)),
+    Case("namespace_append_attribute_hook", rp.namespace_append_hook, ("os.system",)),
+    Case("namespace_extend_attribute_hook", rp.namespace_extend_hook, ("subprocess.check_call",)),
+    Case("namespace_add_attribute_hook", rp.namespace_additems_hook, ("os.system",)),
+    Case("max_of_single_callable", rp.max_of_one_callable, ("os.system",)),
+    Case("next_iter_over_callable", rp.next_iter_callable, ("os.system",)),
+    Case("list_pop_returns_callable", rp.list_pop_callable, ("os.system",)),
+    Case("dict_get_returns_callable", rp.dict_get_callable, ("os.system",)),
+    Case("map_operator_call_pairs", rp.map_operator_call, ("os.system",)),
+    Case("dict_of_zip_consumes_map", rp.dict_zip_map, ("os.system",)),
+    # protocol-dependent dotted names that a real loader does walk
+    Case("proto_switch_mid_stream_enables_dots", rp.proto_switch_mid_stream, ("os.system",)),
+    Case("proto4_text_global_dotted", rp.proto4_text_global_dotted, ("os.system",)),
 )
 
 # Known gaps, keyed by case name: strict xfail with this reason. Remove an entry when its fix lands.
@@ -359,6 +373,9 @@ GAPS: dict[str, str] = {
     "itertools_groupby_key_function": (
         "list(itertools.groupby([cmd], os.system)) calls the key function; PKL003 + PKL002 only (SUSPICIOUS)"
     ),
+    "shutil_unpack_archive": (
+        "shutil.unpack_archive(archive, dir) writes into dir; the behaviour says 'reads file <dir>'"
+    ),
     "os_symlink": "os.symlink(src, dst) creates dst; the behaviour says 'runs shell command `/etc/hostname`'",
     "os_replace": "os.replace(src, dst) writes dst; the behaviour says 'reads file <src>'",
     "logging_filehandler_creates_file": (
@@ -373,6 +390,28 @@ GAPS: dict[str, str] = {
         "APPEND straight onto sys.path changes where later imports come from; only PKL002 'references sys.path', "
         "no PKL014"
     ),
+    "max_of_single_callable": (
+        "max([os.system]) returns its only element, which is then called; PKL003 builtins.max + PKL002 only "
+        "(SUSPICIOUS): values flowing out of containers through builtins are not tracked"
+    ),
+    "next_iter_over_callable": (
+        "next(iter((os.system,)))(cmd): PKL003 builtins.iter/builtins.next + PKL002 only (SUSPICIOUS)"
+    ),
+    "list_pop_returns_callable": (
+        "[os.system].pop()(cmd): the bound list method is PKL005 'unresolved method call' (SUSPICIOUS), although "
+        "dict.get on a literal dict is resolved"
+    ),
+    "dotted_global_in_proto2_stream": (
+        "GLOBAL 'builtins eval.__call__' under PROTO 2: find_class walks dotted names only when proto >= 4, so "
+        "every CPython loader raises AttributeError; reported PKL001 builtins.eval HIGH confidence (MALICIOUS)"
+    ),
+    "dotted_stack_global_in_proto2_stream": (
+        "STACK_GLOBAL 'os' 'path.os.system' under PROTO 2: refused by the loader (no dotted walk below proto 4); "
+        "reported PKL001 os.system HIGH confidence (MALICIOUS)"
+    ),
+    "dotted_global_in_proto0_stream": (
+        "protocol-0 GLOBAL 'os path.os.system': refused by the loader; reported PKL001 os.system HIGH (MALICIOUS)"
+    ),
 }
 
 # Streams a real loader refuses (or that only set data): modelsieve must not call them MALICIOUS for sure.
@@ -381,6 +420,9 @@ REFUSED: tuple[Case, ...] = (
     Case("global_trailing_space", rp.global_trailing_space, ()),
     Case("global_cyrillic_homoglyph", rp.global_homoglyph, ()),
     Case("simplenamespace_state_names_os_system", rp.build_setstate_simplenamespace, ()),
+    Case("dotted_global_in_proto2_stream", rp.dotted_global_proto2, ()),
+    Case("dotted_stack_global_in_proto2_stream", rp.dotted_stack_global_proto2, ()),
+    Case("dotted_global_in_proto0_stream", rp.dotted_global_no_proto, ()),
 )
 
 VERDICT = {"malicious": Verdict.MALICIOUS, "suspicious": Verdict.SUSPICIOUS}
@@ -427,10 +469,15 @@ def test_modelsieve_reports_it(case: Case, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=lambda c: c.name)
-def test_refused_streams_are_not_called_malicious(case: Case, tmp_path: Path) -> None:
+def test_real_loader_refuses_it(case: Case, tmp_path: Path) -> None:
     path, marker = _write(case, tmp_path)
     ran, output = runs_in_subprocess(pickle_loader_code(path), marker, tmp_path)
     assert not ran, f"{case.name}: the loader ran it, it belongs in CASES\n{output}"
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in REFUSED])
+def test_refused_streams_are_not_called_malicious(case: Case, tmp_path: Path) -> None:
+    path, _marker = _write(case, tmp_path)
     result = scan_one(path)
     sure = [f for f in findings(result, "PKL001") if f.confidence is Confidence.HIGH]
     assert not sure, describe(result)
