@@ -15,7 +15,7 @@ from modelsieve import __version__, executors
 from modelsieve.baseline import Baseline
 from modelsieve.dispatch import analyse, make_context
 from modelsieve.loading import MAX_INDEX_BYTES, loaded_by_default, shard_names, unloaded_reasons
-from modelsieve.model import Analysis, FileResult, Finding, Location, Report
+from modelsieve.model import Analysis, FileResult, Finding, Location, Report, SkippedItem
 from modelsieve.options import ScanOptions
 from modelsieve.rules import general
 from modelsieve.rules.base import Rule
@@ -53,6 +53,18 @@ def scan(
     t0 = time.monotonic()
     files, skipped = expand(targets)
     results = _weigh(files, _scan_all(files, options, progress), baseline)
+    return build_report(targets, results, skipped, options, started, t0)
+
+
+def build_report(
+    targets: Sequence[str],
+    results: Sequence[FileResult],
+    skipped: Sequence[SkippedItem],
+    options: ScanOptions,
+    started: datetime,
+    t0: float,
+) -> Report:
+    """The Report of a finished scan (local or remote), with its aggregate verdict."""
     return Report(
         tool_version=__version__,
         ruleset_version=RULESET_VERSION,

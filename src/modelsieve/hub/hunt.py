@@ -17,34 +17,22 @@ from pathlib import Path, PurePosixPath
 
 from modelsieve.hub.client import HubClient, HubError, ModelSummary
 from modelsieve.hub.refs import RepoRef, is_hub_target
+from modelsieve.hub.select import RISKY_SUFFIXES
 
-RISKY_EXTENSIONS = frozenset(
-    {
-        ".pkl",
-        ".pickle",
-        ".dill",
-        ".pt",
-        ".pth",
-        ".ckpt",
-        ".bin",
-        ".joblib",
-        ".npy",
-        ".npz",
-        ".h5",
-        ".hdf5",
-        ".keras",
-        ".gguf",
-        ".sav",
-        ".p",
-        ".model",
-        ".mar",
-        ".nemo",
-        ".pb",
-        ".onnx",
-        ".tflite",
-        ".msgpack",
-    }
-)
+# What research hunts for: formats whose loaders can run code. Safe-by-design formats
+# (safetensors) and plain archives are scanned when found, but don't make a repo a candidate.
+RISKY_EXTENSIONS = RISKY_SUFFIXES - {
+    ".safetensors",
+    ".zip",
+    ".tar",
+    ".tgz",
+    ".gz",
+    ".7z",
+    ".xz",
+    ".bz2",
+    ".lzma",
+    ".zst",
+}
 RESEARCH_WORDS = ("malicious", "exploit", "poc", "deserialization", "ace")
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, cast
 
-from modelsieve import __version__
 from modelsieve.baseline import Baseline
 from modelsieve.hub.client import HubClient, HubConfig, HubError, RemoteEntry, RepoListing, safe_repo_path
 from modelsieve.hub.refs import RepoRef, parse
@@ -130,7 +129,9 @@ def scan(
             run = scan_repo(target, options, hub, progress, client=client)
             results.extend(baseline.apply(r) if baseline is not None else r for r in run.results)
             skipped.extend(run.skipped)
-    return _report(targets, results, skipped, options, started, t0)
+    from modelsieve.api import build_report
+
+    return build_report(targets, results, skipped, options, started, t0)
 
 
 def scan_repo(
@@ -395,32 +396,3 @@ def _read_error_finding(uri: str, exc: RemoteReadError, gated: bool) -> Finding:
     if isinstance(exc, BudgetExceeded):
         return general.LIMIT_EXCEEDED.finding(Location(uri), str(exc), subject="remote-read-budget")
     return _hub_error_finding(uri, _as_hub_error(exc, gated), gated)
-
-
-def _report(
-    targets: Sequence[str],
-    results: list[FileResult],
-    skipped: list[SkippedItem],
-    options: ScanOptions,
-    started: datetime,
-    t0: float,
-) -> Report:
-    from modelsieve.rules.catalog import RULESET_VERSION
-    from modelsieve.verdict import repo_verdict
-
-    return Report(
-        tool_version=__version__,
-        ruleset_version=RULESET_VERSION,
-        targets=tuple(targets),
-        results=tuple(results),
-        skipped=tuple(skipped),
-        summary=repo_verdict(results, include_unloaded=options.include_unloaded),
-        started_at=started.isoformat(timespec="seconds"),
-        duration_s=round(time.monotonic() - t0, 3),
-        options=(
-            ("strict", str(options.strict).lower()),
-            ("include_unloaded", str(options.include_unloaded).lower()),
-            ("select", ",".join(sorted(options.select))),
-            ("ignore", ",".join(sorted(options.ignore))),
-        ),
-    )

@@ -508,6 +508,28 @@ KERAS_SAFE_MODE_GADGET = Rule(
     area="keras",
 )
 
+KERAS_EMBEDDED_PICKLE = Rule(
+    id="KER007",
+    title="Keras layer config embeds a pickle that loading deserialises",
+    severity=Severity.MEDIUM,
+    confidence=Confidence.HIGH,
+    effect=Effect.SUSPICIOUS,
+    cwe=502,
+    description=(
+        "A layer's config carries a serialized Python object that Keras unpickles while building the model: "
+        "TorchModuleWrapper stores base64 of a torch.save buffer in `module` and its from_config passes it to "
+        "torch.load(weights_only=False). Keras refuses it unless the model is loaded with safe_mode=False (older "
+        "Keras versions do not check), and then any code in that pickle runs. The embedded pickle is analysed "
+        "as a nested member; this finding stands even when nothing dangerous was seen in it."
+    ),
+    remediation=(
+        "Load only with safe_mode left on, or rebuild the torch module from code and load its weights from "
+        "safetensors; review the nested member's findings."
+    ),
+    references=("https://keras.io/api/layers/backend_specific_layers/torch_module_wrapper/",),
+    area="keras",
+)
+
 TF_PYTHON_OP = Rule(
     id="TF001",
     title="TensorFlow graph calls a Python function (PyFunc)",
