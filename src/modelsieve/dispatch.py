@@ -40,7 +40,7 @@ def analyse(artifact: Artifact, ctx: ScanContext) -> Analysis:
     for scanner in scanners():
         try:
             matched = scanner.sniff(head, artifact)
-        except Exception:  # noqa: BLE001 - a sniffer bug must not hide the file
+        except Exception:  # a sniffer bug must not hide the file
             matched = False
         if not matched:
             continue
@@ -56,7 +56,7 @@ def analyse(artifact: Artifact, ctx: ScanContext) -> Analysis:
                 formats=(scanner.name,),
                 findings=(general.LIMIT_EXCEEDED.finding(artifact.location, "out of memory", subject="memory"),),
             )
-        except Exception as exc:  # noqa: BLE001 - contained and reported as inconclusive
+        except Exception as exc:  # contained and reported as inconclusive
             return Analysis(
                 formats=(scanner.name,),
                 findings=(
