@@ -4,7 +4,10 @@ Shared by the Keras .h5, Keras v3 .keras and TensorFlow keras_metadata.pb
 readers, which differ only in where the JSON lives. It finds Lambda layers at
 any depth (nested models, wrappers), decodes their marshalled bytecode with
 ``codeinspect`` and checks every ``module``/``class_name`` reference against
-what Keras would import while deserialising.
+what Keras would import while deserialising. Pickles embedded in the config
+(TorchModuleWrapper's base64 ``torch.save`` buffer, which from_config hands to
+``torch.load(weights_only=False)``) are decoded and sent back through the
+dispatcher as nested members, so the pickle engine judges them.
 """
 
 from __future__ import annotations
@@ -13,16 +16,25 @@ import base64
 import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from modelsieve import codeinspect
 from modelsieve.indicators import find_indicators
-from modelsieve.model import Behaviour, BehaviourKind, Confidence, Finding, Location
+from modelsieve.model import Analysis, Behaviour, BehaviourKind, Confidence, Finding, Location
 from modelsieve.rules import formats_rules as rules
 from modelsieve.rules import general
+from modelsieve.source import bytes_artifact
+
+if TYPE_CHECKING:
+    from modelsieve.formats.base import ScanContext
 
 MAX_CONFIG_DEPTH = 200
 MAX_CONFIG_NODES = 2_000_000
 MAX_LAMBDA_TEXT = 8 * 1024 * 1024
+# Base64 characters of one embedded pickle; the config holding it was already read under max_header_bytes.
+MAX_EMBEDDED_TEXT = 256 * 1024 * 1024
+# Layer classes whose from_config unpickles a config field: class name -> (field, loader call).
+_PICKLE_FIELDS = {"TorchModuleWrapper": ("module", "torch.load(weights_only=False)")}
 
 # Packages whose layers Keras users load routinely; a reference to them needs no extra code.
 KNOWN_LAYER_PACKAGES = frozenset(
@@ -104,18 +116,55 @@ class _PendingLambda:
     layer: str
 
 
+@dataclass(frozen=True)
+class _PendingBlob:
+    """A serialized object found in a layer config, decoded and dispatched after the walk."""
+
+    text: str
+    location: Location
+    layer: str
+    class_name: str
+    field: str
+    loader: str
+
+    @property
+    def member(self) -> str:
+        return f"<config: layer {self.layer} {self.field}>"
+
+
 class _Budget:
     def __init__(self) -> None:
         self.nodes = 0
         self.exceeded = False
         self.lambdas: list[_PendingLambda] = []
+        self.blobs: list[_PendingBlob] = []
 
 
-def analyse_config(config: object, location: Location, *, is_model: bool = True) -> tuple[Finding, ...]:
+def analyse(config: object, location: Location, ctx: ScanContext, *, is_model: bool = True, depth: int = 0) -> Analysis:
+    """Analysis of one Keras model config, with embedded pickles analysed as nested members.
+
+    ``depth`` is the nesting depth of whatever holds the config (a decoded blob sits one level below it).
+    """
+    findings, blobs = _analyse(config, location, is_model)
+    children = [_embedded(blob, ctx, depth) for blob in blobs]
+    return Analysis(findings=findings).merge(*children)
+
+
+def analyse_config(
+    config: object, location: Location, *, is_model: bool = True, ctx: ScanContext | None = None, depth: int = 0
+) -> tuple[Finding, ...]:
     """Findings for one Keras model config (a parsed JSON value). Never raises on odd shapes.
 
     With ``is_model`` the top object's own name is not part of layer paths (it is the model, not a layer).
+    Without ``ctx`` embedded pickles are reported (KER007) but not analysed.
     """
+    if ctx is not None:
+        return analyse(config, location, ctx, is_model=is_model, depth=depth).findings
+    findings, blobs = _analyse(config, location, is_model)
+    return findings + tuple(_blob_finding(blob, "its content was not analysed here") for blob in blobs)
+
+
+def _analyse(config: object, location: Location, is_model: bool) -> tuple[tuple[Finding, ...], list[_PendingBlob]]:
     budget = _Budget()
     findings = list(_walk(config, _Walk(location, ()), 0, budget, root=is_model))
     if budget.lambdas:
@@ -131,7 +180,53 @@ def analyse_config(config: object, location: Location, *, is_model: bool = True)
                 subject="keras-config-size",
             )
         )
-    return tuple(_dedupe(findings))
+    return tuple(_dedupe(findings)), budget.blobs
+
+
+def _blob_finding(blob: _PendingBlob, outcome: str) -> Finding:
+    return rules.KERAS_EMBEDDED_PICKLE.finding(
+        blob.location,
+        f"{blob.class_name} layer `{blob.layer}` stores a pickle in `{blob.field}` that Keras passes to "
+        f"{blob.loader} when the model is loaded with safe_mode=False; {outcome}",
+        subject=f"{blob.class_name}:{blob.layer}",
+        evidence=f"{blob.field}: {len(blob.text)} base64 characters, starting {blob.text[:48]!r}",
+        behaviour=Behaviour(
+            BehaviourKind.LOADS_NESTED, f"unpickles layer `{blob.layer}`'s {blob.field} with {blob.loader}"
+        ),
+    )
+
+
+def _decode_blob(text: str) -> bytes | None:
+    """The bytes Keras would unpickle, or None when its own decoding would fail (then nothing loads)."""
+    try:
+        # Same call as Keras: non-alphabet characters are dropped, bad padding fails.
+        return base64.b64decode(text.encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return None
+
+
+def _embedded(blob: _PendingBlob, ctx: ScanContext, depth: int) -> Analysis:
+    where = blob.location.child(blob.member)
+    if len(blob.text) > MAX_EMBEDDED_TEXT:
+        return Analysis(
+            findings=(
+                _blob_finding(blob, "it was not analysed"),
+                general.LIMIT_EXCEEDED.finding(
+                    where,
+                    f"embedded pickle of layer `{blob.layer}` is {len(blob.text)} base64 characters, over the "
+                    f"{MAX_EMBEDDED_TEXT}-character bound; not analysed",
+                    subject="keras-embedded-size",
+                ),
+            )
+        )
+    ctx.check_time()
+    raw = _decode_blob(blob.text)
+    if raw is None or not raw:
+        return Analysis(
+            findings=(_blob_finding(blob, "it is empty or not valid base64, so loading fails before unpickling"),)
+        )
+    child = ctx.dispatch(bytes_artifact(raw, where, name=blob.member, depth=depth + 1))
+    return Analysis(findings=(_blob_finding(blob, "its content is analysed as a nested member"),)).merge(child)
 
 
 def _dedupe(findings: list[Finding]) -> Iterator[Finding]:
@@ -163,12 +258,32 @@ def _walk(node: object, walk: _Walk, depth: int, budget: _Budget, *, root: bool 
     if isinstance(node.get("module"), str) and isinstance(class_name, str):
         yield from _reference(node, walk)
     if class_name == "__lambda__" and isinstance(cfg, dict):
-        yield from _lambda_code(cfg.get("code"), walk, "function", budget)
+        # Layer functions store `code`; serialize_keras_object stores func_dump's [code, defaults, closure] in
+        # `value` (activations, losses, JaxLayer call_fn ...).
+        code = cfg.get("code", cfg.get("value"))
+        if isinstance(code, list) and code:
+            code = code[0]
+        yield from _lambda_code(code, walk, "function", budget)
     elif isinstance(class_name, str) and class_name.rsplit(".", 1)[-1] == "Lambda" and isinstance(cfg, dict):
         yield from _keras2_lambda(cfg, walk, budget)
+    elif isinstance(class_name, str) and isinstance(cfg, dict):
+        _pickle_field(class_name, cfg, walk, budget)
     for value in node.values():
         if isinstance(value, (dict, list)):
             yield from _walk(value, walk, depth + 1, budget)
+
+
+def _pickle_field(class_name: str, cfg: dict[str, object], walk: _Walk, budget: _Budget) -> None:
+    leaf = class_name.rsplit(".", 1)[-1]
+    spec = _PICKLE_FIELDS.get(leaf)
+    if spec is None:
+        return
+    field, loader = spec
+    value = cfg.get(field)
+    # from_config calls .encode on it: anything but a string makes loading fail before torch.load.
+    if isinstance(value, str) and value:
+        layer = walk.detail().removeprefix("layer: ")
+        budget.blobs.append(_PendingBlob(value, walk.at(), layer, leaf, field, loader))
 
 
 def _is_layer(node: dict[str, object]) -> bool:

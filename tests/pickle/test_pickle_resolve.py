@@ -245,7 +245,7 @@ def test_string_constants_surface_indicators() -> None:
 
 def test_submodule_of_dangerous_module_is_dangerous() -> None:
     target = g("asyncio.unix_events", "_UnixSubprocessTransport._start")
-    assert subjects(P2 + call(target, pickle.NONE, bu("touch x")) + pickle.STOP) == [
+    assert subjects(P4 + call(target, pickle.NONE, bu("touch x")) + pickle.STOP) == [
         "asyncio.unix_events._UnixSubprocessTransport._start"
     ]
 
@@ -339,7 +339,8 @@ def test_replaced_special_method_fires_on_instances() -> None:
 )
 def test_computed_attribute_names(name: bytes) -> None:
     os_mod = call(g("builtins", "__import__"), bu("os"))
-    data = P2 + call(call(g("builtins", "getattr"), os_mod, name), bu("ls")) + pickle.STOP
+    # Protocol 4: dotted names such as ``str.format`` are followed by the loader only from protocol 4 on.
+    data = P4 + call(call(g("builtins", "getattr"), os_mod, name), bu("ls")) + pickle.STOP
     assert subjects(data) == ["os.system"]
 
 

@@ -81,12 +81,6 @@ def test_keras_torch_module_wrapper_pickle_runs_on_load(evil_wrapper_keras: tupl
     assert ran, f"keras did not run the payload\n{output}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Keras v3 TorchModuleWrapper: config['module'] is base64 of a torch.save blob that from_config passes "
-    "to torch.load(weights_only=False); a malicious pickle there runs on load_model(safe_mode=False) (and on Keras "
-    "versions without the safe_mode check) but the file is reported CLEAN: the embedded blob is never decoded",
-)
 def test_keras_torch_module_wrapper_pickle_is_reported(evil_wrapper_keras: tuple[Path, Path]) -> None:
     path, marker = evil_wrapper_keras
     result = scan_one(path)

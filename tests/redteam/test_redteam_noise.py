@@ -83,11 +83,6 @@ def test_numpy1_module_paths_are_clean(tmp_path: Path) -> None:
         _clean(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="datetime with a zoneinfo.ZoneInfo tz pickles zoneinfo.ZoneInfo._unpickle('Europe/Paris', 1): PKL003 "
-    "MEDIUM 'not on the allow-list' -> SUSPICIOUS",
-)
 def test_zoneinfo_datetime_is_clean(tmp_path: Path) -> None:
     import zoneinfo
 
@@ -107,12 +102,6 @@ def _pandas_objects() -> dict[str, Any]:
     return {"dataframe": frame, "categorical_series": pd.Series(["a", "b", "a"], dtype="category")}
 
 
-PANDAS_FP = (
-    "pandas pickles call pandas._libs.internals._unpickle_block and "
-    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked: PKL003 MEDIUM 'not on the allow-list' -> SUSPICIOUS"
-)
-
-
 @pytest.mark.parametrize("name", ["dataframe", "categorical_series"])
 def test_pandas_pickles_are_never_malicious(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.pkl"
@@ -122,7 +111,6 @@ def test_pandas_pickles_are_never_malicious(name: str, tmp_path: Path) -> None:
     assert not analyser_failures(result), describe(result)
 
 
-@pytest.mark.xfail(strict=True, reason=PANDAS_FP)
 @pytest.mark.parametrize("name", ["dataframe", "categorical_series"])
 def test_pandas_pickles_are_clean(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.pkl.gz"
@@ -135,12 +123,6 @@ def _omegaconf() -> Any:
     return omegaconf.OmegaConf.create({"model": {"lr": 0.1, "layers": [64, 64]}, "name": "run", "seed": None})
 
 
-OMEGACONF_FP = (
-    "omegaconf.dictconfig.DictConfig / omegaconf.base.ContainerMetadata / omegaconf.nodes.AnyNode / "
-    "omegaconf.listconfig.ListConfig (Lightning/Hydra hyper_parameters): PKL004 LOW 'needs code' -> SUSPICIOUS"
-)
-
-
 @pytest.mark.parametrize("protocol", [2, 4])
 def test_omegaconf_config_is_never_malicious(protocol: int, tmp_path: Path) -> None:
     path = tmp_path / "cfg.pkl"
@@ -148,7 +130,6 @@ def test_omegaconf_config_is_never_malicious(protocol: int, tmp_path: Path) -> N
     never_malicious(scan_one(path))
 
 
-@pytest.mark.xfail(strict=True, reason=OMEGACONF_FP)
 def test_omegaconf_config_is_clean(tmp_path: Path) -> None:
     path = tmp_path / "cfg.pkl"
     path.write_bytes(pickle.dumps(_omegaconf(), protocol=2))
@@ -221,28 +202,20 @@ TORCH_CLEAN = [
     "lightning_namespace.ckpt",
     "traced.pt",
     "scripted.pt",
+    "torch_generator_object.pt",
+    "torch_return_types.pt",
+    "lightning_omegaconf.ckpt",
 ]
-TORCH_FP = {
-    "torch_generator_object.pt": "torch.save of a torch.Generator: PKL004 LOW 'needs code from module torch._C "
-    "(instantiates torch._C.Generator)' -> SUSPICIOUS",
-    "torch_return_types.pt": "torch.return_types.topk (structseq returned by torch.topk/max, allowed by "
-    "torch's weights_only unpickler): PKL003 MEDIUM 'not on the allow-list' -> SUSPICIOUS",
-    "lightning_omegaconf.ckpt": OMEGACONF_FP,
-}
 
 
-@pytest.mark.parametrize("name", TORCH_CLEAN + sorted(TORCH_FP))
+@pytest.mark.parametrize("name", TORCH_CLEAN)
 def test_torch_files_are_never_malicious(name: str, torch_files: dict[str, Path]) -> None:
     result = scan_one(torch_files[name])
     never_malicious(result)
     assert not analyser_failures(result), describe(result)
 
 
-@pytest.mark.parametrize(
-    "name",
-    TORCH_CLEAN
-    + [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=reason)) for n, reason in sorted(TORCH_FP.items())],
-)
+@pytest.mark.parametrize("name", TORCH_CLEAN)
 def test_torch_files_are_clean(name: str, torch_files: dict[str, Path]) -> None:
     _clean(torch_files[name])
 

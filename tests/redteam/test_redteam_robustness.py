@@ -184,11 +184,6 @@ def test_zip_with_60000_empty_members(tmp_path: Path) -> None:
     _check(scan_timed(path), None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="torch.save of a state dict with 20,001 tensors: ARC003 'more than 20000 members; the rest were not "
-    "analysed' makes it INCONCLUSIVE although data.pkl was analysed and every skipped member is a raw storage record",
-)
 def test_torch_state_dict_with_20001_tensors_is_clean(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     path = tmp_path / "moe.pt"

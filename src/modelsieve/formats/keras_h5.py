@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from modelsieve import kerasconfig
 from modelsieve.formats.base import ScanContext
-from modelsieve.model import Analysis, Finding, Location
+from modelsieve.model import Analysis, Finding
 from modelsieve.rules import general
 from modelsieve.source import Artifact
 
@@ -70,16 +70,16 @@ class KerasH5Scanner:
         attrs = answer.get("attrs")
         attrs = attrs if isinstance(attrs, dict) else {}
         formats: list[str] = [self.name]
-        findings: list[Finding] = []
+        configs: list[Analysis] = []
         for attr in _CONFIG_ATTRS:
             value = attrs.get(attr)
             if not isinstance(value, dict):
                 continue
             if attr == "model_config":
                 formats.append("keras-h5")
-            findings.extend(_config_findings(value, attr, artifact.location, ctx))
+            configs.append(_config_analysis(value, attr, artifact, ctx))
             ctx.check_time()
-        return Analysis(formats=tuple(formats), findings=tuple(findings))
+        return Analysis(formats=tuple(formats)).merge(*configs)
 
 
 def _read_attributes(artifact: Artifact, ctx: ScanContext) -> dict[str, object]:
@@ -116,33 +116,38 @@ def _run_worker(path: str, ctx: ScanContext) -> dict[str, object]:
     return answer
 
 
-def _config_findings(value: dict[str, object], attr: str, location: Location, ctx: ScanContext) -> list[Finding]:
+def _config_analysis(value: dict[str, object], attr: str, artifact: Artifact, ctx: ScanContext) -> Analysis:
+    location = artifact.location
     where = location.at(detail=f"attribute: {attr}")
     if "too_large" in value:
-        return [
+        return _found(
             general.LIMIT_EXCEEDED.finding(
                 where,
                 f"`{attr}` attribute is {value['too_large']} bytes, over the {ctx.limits.max_header_bytes}-byte "
                 "bound; the model config was not analysed",
                 subject=attr,
             )
-        ]
+        )
     text = value.get("text")
     if not isinstance(text, str):
-        return [
+        return _found(
             general.PARSE_ERROR.finding(where, f"`{attr}` attribute unreadable: {value.get('error')}", subject=attr)
-        ]
+        )
     try:
         config = json.loads(text)
     except RecursionError:
-        return [general.LIMIT_EXCEEDED.finding(where, f"`{attr}` JSON nested too deeply", subject=attr)]
+        return _found(general.LIMIT_EXCEEDED.finding(where, f"`{attr}` JSON nested too deeply", subject=attr))
     except ValueError as exc:
-        return [
+        return _found(
             general.PARSE_ERROR.finding(
                 where, f"`{attr}` attribute is not valid JSON: {exc}", subject=attr, evidence=text[:200]
             )
-        ]
-    return list(kerasconfig.analyse_config(config, location))
+        )
+    return kerasconfig.analyse(config, location, ctx, depth=artifact.depth)
+
+
+def _found(*findings: Finding) -> Analysis:
+    return Analysis(findings=findings)
 
 
 SCANNER = KerasH5Scanner()

@@ -1,8 +1,9 @@
 """Keras v3 ``.keras`` archives: a zip with ``config.json``, ``metadata.json`` and weights.
 
-The config is read as JSON and walked for Lambda bytecode and for
+The config is read as JSON and walked for Lambda bytecode, for
 ``module``/``class_name`` references that Keras would import (CVE-2025-1550
-and the later safe-mode bypasses). Other members (``model.weights.h5``,
+and the later safe-mode bypasses) and for embedded pickles (TorchModuleWrapper),
+which are analysed as nested members. Other members (``model.weights.h5``,
 assets) go back through the dispatcher, so a pickle hidden there is seen.
 """
 
@@ -46,41 +47,48 @@ class KerasV3Scanner:
     def scan(self, artifact: Artifact, ctx: ScanContext) -> Analysis:
         directory = ziplenient.read_directory(artifact, ctx.limits)
         findings = ziplenient.quirk_findings(directory, artifact.location, ctx.limits)
-        findings.extend(self._config(directory, artifact, ctx))
+        config = self._config(directory, artifact, ctx)
         children = list(self._members(directory, artifact, ctx))
-        return Analysis(formats=(self.name,), findings=tuple(findings)).merge(*children)
+        return Analysis(formats=(self.name,), findings=tuple(findings)).merge(config, *children)
 
-    def _config(self, directory: ziplenient.ZipDirectory, artifact: Artifact, ctx: ScanContext) -> Iterator[Finding]:
+    def _config(self, directory: ziplenient.ZipDirectory, artifact: Artifact, ctx: ScanContext) -> Analysis:
         where = artifact.location.child(_CONFIG)
         # Keras opens members with Python's zipfile, where the last entry of a name wins.
         entry = directory.last(_CONFIG)
         if entry is None:
-            yield general.PARSE_ERROR.finding(artifact.location, f"{_CONFIG} not found", subject=_CONFIG)
-            return
+            return _found(general.PARSE_ERROR.finding(artifact.location, f"{_CONFIG} not found", subject=_CONFIG))
         unreadable = ziplenient.unreadable_finding(entry, artifact.location)
         if unreadable is not None:
-            yield unreadable
-            return
+            return _found(unreadable)
         got = ziplenient.extract(artifact, entry, ctx.limits, max_bytes=ctx.limits.max_header_bytes)
         try:
             raw = got.stream.read(got.size)
         finally:
             got.stream.close()
-        yield from ziplenient.extracted_findings(got, entry, artifact.location)
+        extracted = _found(*ziplenient.extracted_findings(got, entry, artifact.location))
         if got.limit_hit:
-            return
+            return extracted
         try:
             config = json.loads(raw.decode("utf-8", errors="replace"))
         except RecursionError:
-            yield general.LIMIT_EXCEEDED.finding(where, f"{_CONFIG} nested too deeply", subject=_CONFIG)
-            return
-        except ValueError as exc:
-            yield general.PARSE_ERROR.finding(
-                where, f"{_CONFIG} is not valid JSON: {exc}", subject=_CONFIG, evidence=raw[:200].decode("latin-1")
+            return extracted.merge(
+                _found(general.LIMIT_EXCEEDED.finding(where, f"{_CONFIG} nested too deeply", subject=_CONFIG))
             )
-            return
-        yield from kerasconfig.analyse_config(config, where)
+        except ValueError as exc:
+            return extracted.merge(
+                _found(
+                    general.PARSE_ERROR.finding(
+                        where,
+                        f"{_CONFIG} is not valid JSON: {exc}",
+                        subject=_CONFIG,
+                        evidence=raw[:200].decode("latin-1"),
+                    )
+                )
+            )
+        # The decoded config is held in memory anyway; embedded pickles decode to members one level below it.
+        analysis = kerasconfig.analyse(config, where, ctx, depth=artifact.depth + 1)
         ctx.check_time()
+        return extracted.merge(analysis)
 
     def _members(self, directory: ziplenient.ZipDirectory, artifact: Artifact, ctx: ScanContext) -> Iterator[Analysis]:
         budget = ctx.limits.max_archive_expanded_bytes
@@ -111,6 +119,10 @@ class KerasV3Scanner:
                 yield Analysis(findings=tuple(extra)).merge(child)
             finally:
                 got.stream.close()
+
+
+def _found(*findings: Finding) -> Analysis:
+    return Analysis(findings=findings)
 
 
 SCANNER = KerasV3Scanner()

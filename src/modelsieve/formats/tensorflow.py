@@ -397,7 +397,9 @@ def _keras_metadata(artifact: Artifact, ctx: ScanContext) -> Iterator[Finding]:
             )
             continue
         is_model = node_path == "root"
-        for finding in kerasconfig.analyse_config(config, artifact.location, is_model=is_model):
+        for finding in kerasconfig.analyse_config(
+            config, artifact.location, is_model=is_model, ctx=ctx, depth=artifact.depth
+        ):
             key = (finding.rule_id, finding.subject, finding.location.detail)
             if key not in seen:
                 seen.add(key)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import io
 import pickletools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from modelsieve.formats import ziplenient as zl
 from modelsieve.formats.base import ScanContext
 from modelsieve.limits import Limits
-from modelsieve.model import Analysis, Effect, Finding, Location, Severity
+from modelsieve.model import Analysis, Confidence, Effect, Finding, Location, Severity
 from modelsieve.rules import containers_rules as rules
 from modelsieve.rules import general
 from modelsieve.source import Artifact
@@ -61,9 +61,13 @@ class _Layout:
     torchscript: bool
 
 
-def _layout(directory: zl.ZipDirectory) -> _Layout:
+def _root(directory: zl.ZipDirectory) -> str:
     first = directory.entries[0].name if directory.entries else ""
-    root = first.split("/", 1)[0] if "/" in first else ""
+    return first.split("/", 1)[0] if "/" in first else ""
+
+
+def _layout(directory: zl.ZipDirectory) -> _Layout:
+    root = _root(directory)
     main = directory.locate(f"{root}/data.pkl") if root else None
     prefix = f"{root}/"
     torchscript = any(e.name == prefix + "constants.pkl" for e in directory.entries)
@@ -88,27 +92,40 @@ class TorchZipScanner:
         if not head.startswith(zl.LOCAL_MAGIC):
             return False
         directory = zl.read_directory(artifact, _SNIFF_LIMITS, local_headers=False)
+        if directory.truncated_listing:
+            # Checkpoints with more tensors than the member limit: miniz searches the whole directory.
+            directory = zl.read_directory(
+                artifact, _SNIFF_LIMITS, local_headers=False, max_entries=zl.MAX_CENTRAL_ENTRIES
+            )
         if not directory.entries:
             return False
         layout = _layout(directory)
         return layout.main is not None or layout.torchscript
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> Analysis:
-        directory = zl.read_directory(artifact, ctx.limits)
+        # Checkpoints of large models hold one storage record per tensor (100k+ in one file). Those records are
+        # never parsed, by torch.load or here, so they do not count against the member limit; the central
+        # directory itself is still bounded by ziplenient.MAX_CENTRAL_ENTRIES.
+        directory = zl.read_directory(artifact, ctx.limits, local_headers=False, max_entries=zl.MAX_CENTRAL_ENTRIES)
+        root = _root(directory)
+
+        def bulk(entry: zl.ZipEntry) -> bool:
+            return _is_tensor_member(_relative(entry.name, root))
+
+        directory = zl.with_local_headers(artifact, directory, skip=bulk)
         loc = artifact.location
-        findings = zl.quirk_findings(directory, loc, ctx.limits)
         layout = _layout(directory)
+        findings = zl.quirk_findings(directory, loc, ctx.limits, bulk=bulk)
         fmt = "torchscript" if layout.torchscript else self.name
         findings.extend(_layout_findings(directory, layout, artifact))
         result = Analysis(formats=(fmt,))
         done: set[int] = set()
+        # Past the member limit (reported by quirk_findings) the remaining non-storage members are skipped.
+        members = [e for e in directory.entries if not e.is_dir and not bulk(e)][: ctx.limits.max_archive_members]
         pickles: list[zl.ZipEntry] = []
         if layout.main is not None:
             pickles.append(layout.main)
-        for entry in directory.entries:
-            rel = _relative(entry.name, layout.root)
-            if entry.index in done or entry.is_dir or _is_tensor_member(rel):
-                continue
+        for entry in members:
             if entry is layout.main:
                 continue
             if entry.name.endswith((".pkl", ".debug_pkl")):
@@ -117,20 +134,45 @@ class TorchZipScanner:
             ctx.check_time()
             done.add(entry.index)
             label = zl.member_label(directory, entry, layout.main)
-            result = result.merge(
-                _analyse_member_pickle(artifact, entry, label, ctx, findings, torchscript=layout.torchscript)
-            )
+            analysis = _analyse_member_pickle(artifact, entry, label, ctx, findings, torchscript=layout.torchscript)
+            result = result.merge(analysis if _loaded(entry, layout) else _not_loaded(analysis, label))
         if layout.torchscript:
             findings.extend(_torchscript_findings(artifact, directory, layout, ctx))
-        for entry in directory.entries:
+        for entry in members:
             rel = _relative(entry.name, layout.root)
-            if entry.index in done or entry.is_dir or _is_tensor_member(rel) or (rel in _METADATA):
+            if entry.index in done or rel in _METADATA:
                 continue
             if rel is not None and rel.startswith("code/") and entry.name.endswith(".py"):
                 continue
             ctx.check_time()
-            result = result.merge(_other_member(artifact, directory, entry, ctx, findings))
+            label = zl.member_label(directory, entry, None)
+            result = result.merge(_not_loaded(_other_member(artifact, directory, entry, ctx, findings), label))
         return result.merge(Analysis(findings=tuple(findings)))
+
+
+def _loaded(entry: zl.ZipEntry, layout: _Layout) -> bool:
+    """Whether loading the archive unpickles this member (torch.load: data.pkl; torch.jit.load: also constants)."""
+    if entry is layout.main:
+        return True
+    if not layout.torchscript:
+        return False
+    rel = _relative(entry.name, layout.root) or ""
+    return rel == "constants.pkl" or (rel.startswith("code/") and rel.endswith(".debug_pkl"))
+
+
+def _not_loaded(analysis: Analysis, member: str) -> Analysis:
+    """Findings from a member torch.load never reads: kept with their effect, so the verdict stays conservative
+    (another loader, a script or a later unzip may read it), but worded as such and at most MEDIUM confidence."""
+    note = f" (member {member!r} is not read by torch.load)"
+    lowered = tuple(
+        replace(
+            f,
+            message=f.message + note,
+            confidence=Confidence.MEDIUM if f.confidence is Confidence.HIGH else f.confidence,
+        )
+        for f in analysis.findings
+    )
+    return Analysis(analysis.formats, lowered, analysis.imports, analysis.calls)
 
 
 def _layout_findings(directory: zl.ZipDirectory, layout: _Layout, artifact: Artifact) -> list[Finding]:

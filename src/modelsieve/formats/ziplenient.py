@@ -20,7 +20,7 @@ import itertools
 import lzma
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, BinaryIO
@@ -43,6 +43,9 @@ _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _MAX_COMMENT = 0xFFFF
 _MAX_CENTRAL_DIRECTORY = 256 * 1024**2
+# Entries parsed from one central directory whatever the caller asks: bounds memory and time for formats whose
+# bulk members are never read (PyTorch storages) and which therefore raise their member cap.
+MAX_CENTRAL_ENTRIES = 1_000_000
 _CHUNK = 1 << 16
 _PIECE = 1 << 20
 # Ratios are only judged past this much output: small members can have any ratio.
@@ -70,7 +73,7 @@ _S_IFLNK = 0o120000
 _S_IFDIR = 0o040000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ZipEntry:
     """One central-directory entry, with what its local header says beside it."""
 
@@ -128,6 +131,7 @@ class ZipDirectory:
     error_offset: int | None = None
     truncated_listing: bool = False
     declared_entries: int = 0
+    listing_cap: int = 0
 
     def locate(self, name: str) -> ZipEntry | None:
         """The entry miniz (PyTorch) returns for ``name``: case-insensitive binary search on its heap sort."""
@@ -197,6 +201,10 @@ def _miniz_sorted(entries: tuple[ZipEntry, ...]) -> list[int]:
     if size <= 1:
         return idx
     names = [_miniz_key(e.raw_name) for e in entries]
+    if len(set(names)) == size:
+        # Without equal keys every correct sort gives the same order; only duplicates need miniz's own heap sort.
+        idx.sort(key=names.__getitem__)
+        return idx
 
     def sift(root: int, end: int) -> None:
         while True:
@@ -252,15 +260,23 @@ def _find_eocd(artifact: Artifact) -> tuple[int, bytes] | None:
     return None
 
 
-def read_directory(artifact: Artifact, limits: Limits, *, local_headers: bool = True) -> ZipDirectory:
-    """Parse the central directory (and local headers); every failure becomes ``error``, never an exception."""
+def read_directory(
+    artifact: Artifact, limits: Limits, *, local_headers: bool = True, max_entries: int | None = None
+) -> ZipDirectory:
+    """Parse the central directory (and local headers); every failure becomes ``error``, never an exception.
+
+    At most ``max_entries`` entries are listed (default ``limits.max_archive_members``, never more than
+    ``MAX_CENTRAL_ENTRIES``); past that ``truncated_listing`` is set.
+    """
+    cap = limits.max_archive_members if max_entries is None else max_entries
+    cap = max(0, min(cap, MAX_CENTRAL_ENTRIES))
     try:
-        return _read_directory(artifact, limits, local_headers)
+        return _read_directory(artifact, cap, local_headers)
     except (struct.error, ValueError, OverflowError, OSError) as exc:
-        return ZipDirectory(entries=(), error=f"malformed zip structure: {exc}")
+        return ZipDirectory(entries=(), error=f"malformed zip structure: {exc}", listing_cap=cap)
 
 
-def _read_directory(artifact: Artifact, limits: Limits, local_headers: bool) -> ZipDirectory:
+def _read_directory(artifact: Artifact, cap: int, local_headers: bool) -> ZipDirectory:
     found = _find_eocd(artifact)
     if found is None:
         return ZipDirectory(entries=(), error="no end-of-central-directory record (truncated zip?)")
@@ -305,7 +321,7 @@ def _read_directory(artifact: Artifact, limits: Limits, local_headers: bool) -> 
     error: str | None = None
     error_offset: int | None = None
     while pos + _CENTRAL.size <= len(cd) and cd[pos : pos + 4] == _CENTRAL_MAGIC:
-        if len(entries) >= limits.max_archive_members:
+        if len(entries) >= cap:
             truncated_listing = True
             break
         entry, pos = _parse_central(cd, pos, len(entries), cd_offset + shift, shift)
@@ -318,17 +334,34 @@ def _read_directory(artifact: Artifact, limits: Limits, local_headers: bool) -> 
             error, error_offset = (f"central directory lists {len(entries)} of {total} declared entries", cd_offset)
         else:
             quirks.append(ZipQuirk("count", "", f"end record declares {total} entries, directory has {len(entries)}"))
-    if local_headers:
-        entries = [_with_local(artifact, e, shift) for e in entries]
-        quirks.extend(_entry_quirks(entries))
-    return ZipDirectory(
+    directory = ZipDirectory(
         entries=tuple(entries),
         quirks=tuple(quirks),
         error=error,
         error_offset=error_offset,
         truncated_listing=truncated_listing,
         declared_entries=declared,
+        listing_cap=cap,
     )
+    del entries
+    return with_local_headers(artifact, directory) if local_headers else directory
+
+
+def with_local_headers(
+    artifact: Artifact, directory: ZipDirectory, *, skip: Callable[[ZipEntry], bool] | None = None
+) -> ZipDirectory:
+    """``directory`` with each entry's local header read and the quirks they reveal added.
+
+    ``skip`` leaves out entries nobody will read (PyTorch storages): a checkpoint with 100k tensors then costs
+    one header read per pickle, not per tensor. Skipped entries keep ``data_offset`` None.
+    """
+    entries = list(directory.entries)
+    # In place, so that a directory of a million entries is not held twice.
+    for i, e in enumerate(entries):
+        if skip is None or not skip(e):
+            entries[i] = _with_local(artifact, e, 0)
+    quirks = directory.quirks + tuple(_entry_quirks(entries))
+    return replace(directory, entries=tuple(entries), quirks=quirks)
 
 
 def _parse_central(cd: bytes, pos: int, index: int, base: int, shift: int) -> tuple[ZipEntry | None, int]:
@@ -378,18 +411,38 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
 
 
 def _with_local(artifact: Artifact, entry: ZipEntry, shift: int) -> ZipEntry:
-    head = _read(artifact, entry.header_offset, _LOCAL.size)
+    # One read for the header and, usually, its name (the same length as the central one).
+    block = _read(artifact, entry.header_offset, _LOCAL.size + len(entry.raw_name))
+    head = block[: _LOCAL.size]
     if len(head) < _LOCAL.size or head[:4] != LOCAL_MAGIC:
         return _replace(entry, local_problem="no local header at the offset the central directory gives")
     _, _, lflags, _, _, _, _, _, _, nlen, xlen = _LOCAL.unpack(head)
-    raw_local = _read(artifact, entry.header_offset + _LOCAL.size, nlen)
+    if nlen == len(entry.raw_name) and len(block) == _LOCAL.size + nlen:
+        raw_local = block[_LOCAL.size :]
+    else:
+        raw_local = _read(artifact, entry.header_offset + _LOCAL.size, nlen)
     data_offset = entry.header_offset + _LOCAL.size + nlen + xlen
+    same_encoding = (lflags ^ entry.flags) & FLAG_UTF8 == 0
     problem = None
     if data_offset + entry.compressed_size > artifact.size:
         problem = f"member data runs past the end of the file ({data_offset + entry.compressed_size} > {artifact.size})"
-    return _replace(
-        entry,
-        local_name=_decode_name(raw_local, lflags),
+    # The usual case shares the central name's string: one copy per entry, not two.
+    local_name = entry.name if raw_local == entry.raw_name and same_encoding else _decode_name(raw_local, lflags)
+    # Built directly, not with dataclasses.replace: this runs once per entry, up to MAX_CENTRAL_ENTRIES times.
+    return ZipEntry(
+        index=entry.index,
+        name=entry.name,
+        raw_name=entry.raw_name,
+        flags=entry.flags,
+        method=entry.method,
+        crc=entry.crc,
+        compressed_size=entry.compressed_size,
+        size=entry.size,
+        header_offset=entry.header_offset,
+        external_attr=entry.external_attr,
+        create_system=entry.create_system,
+        central_offset=entry.central_offset,
+        local_name=local_name,
         local_flags=lflags,
         data_offset=data_offset,
         local_problem=problem,
@@ -461,8 +514,14 @@ def is_dangerous_path(name: str) -> bool:
     return any(part == ".." for part in norm.split("/"))
 
 
-def quirk_findings(directory: ZipDirectory, location: Location, limits: Limits) -> list[Finding]:
-    """Findings for the archive's structure: quirks, damage, traversal and bomb signs."""
+def quirk_findings(
+    directory: ZipDirectory, location: Location, limits: Limits, *, bulk: Callable[[ZipEntry], bool] | None = None
+) -> list[Finding]:
+    """Findings for the archive's structure: quirks, damage, traversal and bomb signs.
+
+    ``bulk`` marks members the loader never parses and the caller never reads (PyTorch tensor storages): they
+    count neither against ``max_archive_members`` nor against the expanded-size budget.
+    """
     out: list[Finding] = []
     if directory.error:
         out.append(
@@ -477,15 +536,18 @@ def quirk_findings(directory: ZipDirectory, location: Location, limits: Limits) 
         out.append(
             rules.ARCHIVE_BOMB.finding(
                 location,
-                f"more than {limits.max_archive_members} members; the rest were not analysed",
+                f"more than {directory.listing_cap or limits.max_archive_members} members; the rest were not analysed",
                 subject="member-count",
             )
         )
     for q in directory.quirks:
         out.append(_quirk_finding(q, location))
     total = 0
+    analysed = 0
     for e in directory.entries:
-        total += e.size
+        if bulk is None or not bulk(e):
+            total += e.size
+            analysed += 1
         if is_dangerous_path(e.name):
             out.append(
                 rules.ARCHIVE_TRAVERSAL.finding(
@@ -500,6 +562,15 @@ def quirk_findings(directory: ZipDirectory, location: Location, limits: Limits) 
                     subject=f"zip-member:{e.name}",
                 )
             )
+    if bulk is not None and analysed > limits.max_archive_members:
+        out.append(
+            rules.ARCHIVE_BOMB.finding(
+                location,
+                f"{analysed} members besides tensor storages, more than {limits.max_archive_members}; "
+                "the rest were not analysed",
+                subject="member-count",
+            )
+        )
     if total > limits.max_archive_expanded_bytes:
         out.append(
             rules.ARCHIVE_BOMB.finding(

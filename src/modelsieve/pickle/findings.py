@@ -21,6 +21,20 @@ def _class_like(name: str) -> bool:
     return name.rsplit(".", 1)[-1][:1].isupper()
 
 
+#: Members of these are C functions of a loaded library (``ctypes.pythonapi.PyRun_SimpleString``), not classes,
+#: whatever their capitalisation: calling one runs native code.
+_FOREIGN_FUNCTIONS = ("ctypes.pythonapi.", "ctypes.cdll.", "ctypes.pydll.", "ctypes.windll.", "ctypes.oledll.")
+#: Classes named in lower case: building one is a capability, a later method call is the act.
+_LOWERCASE_CLASSES = frozenset({"sched.scheduler"})
+
+
+def _constructs(name: str) -> bool:
+    """Whether calling ``name`` builds an object (rather than running a function)."""
+    if name.startswith(_FOREIGN_FUNCTIONS):
+        return False
+    return _class_like(name) or name in _LOWERCASE_CLASSES
+
+
 def _module_of(name: str) -> str:
     """``__main__.Net`` -> ``__main__``; the module part of a class or function name."""
     parts = name.split(".")
@@ -104,7 +118,7 @@ class FindingBuilder:
         if (
             ev.role == CALL
             and cls.safety is Safety.DANGEROUS
-            and _class_like(ev.target)
+            and _constructs(ev.target)
             and cls.matched != ev.target
             and not ev.via
         ):
@@ -122,7 +136,7 @@ class FindingBuilder:
             )
         elif ev.role == CALL:
             if cls.safety is Safety.DANGEROUS:
-                behaviour = describe(ev.target, cls.kind, ev.args, ev.kwargs)
+                behaviour = describe(ev.target, cls.kind, ev.args, ev.kwargs, ev.result)
                 self._texts(ev)
                 via = f" via {clip(ev.via, 160)}" if ev.via else ""
                 self._add(

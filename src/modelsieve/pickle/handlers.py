@@ -21,11 +21,14 @@ from modelsieve.pickle.values import (
     DictV,
     Getter,
     Global,
+    Iter,
     LargeBytes,
+    ListV,
     ModuleRef,
     Namespace,
     Obj,
     Partial,
+    SetV,
     Site,
     Tuple,
     Unknown,
@@ -205,23 +208,46 @@ for _name in (
     HANDLERS[_name] = _make_import(_name)
 
 
-@_handles("pkgutil.resolve_name", "pydoc.locate")
-def _resolve_name(
-    r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-) -> Value:
-    text = text_of(args[0]) if args else None
-    if text is None:
-        r.record(None, args, kwargs, site, CALL, via_chain(via, "resolve_name with a computed name"))
-        r.trace.note(Note("PKL005", site, "resolves a name computed at load time", "resolve-name-computed"))
-        return Unknown("computed name")
-    if ":" in text:
-        module, _, qual = text.partition(":")
-    else:
-        module, _, qual = text.partition(".")
-    value = r.find_class(module, qual, site) if qual else r.module_ref(module, site)
-    r._ref(value, site)
-    r.record("pkgutil.resolve_name", args, kwargs, site, RESOLVER, via, value)
-    return value
+#: Functions that turn a dotted (or ``module:qualname``) string into the object it names.
+NAME_RESOLVERS = (
+    "pkgutil.resolve_name",
+    "pydoc.locate",
+    "logging.config._resolve",
+    "torch._utils._import_dotted_name",
+    "hydra.utils.get_method",
+    "hydra.utils.get_class",
+    "hydra.utils.get_object",
+    "hydra._internal.utils._locate",
+    "django.utils.module_loading.import_string",
+    "werkzeug.utils.import_string",
+    "kombu.utils.imports.symbol_by_name",
+    "celery.utils.imports.symbol_by_name",
+)
+
+
+def _make_resolve_name(label: str) -> Handler:
+    def handler(
+        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+    ) -> Value:
+        text = text_of(args[0]) if args else None
+        if text is None:
+            r.record(None, args, kwargs, site, CALL, via_chain(via, f"{label} with a computed name"))
+            r.trace.note(Note("PKL005", site, "resolves a name computed at load time", "resolve-name-computed"))
+            return Unknown("computed name")
+        if ":" in text:
+            module, _, qual = text.partition(":")
+        else:
+            module, _, qual = text.partition(".")
+        value = r.find_class(module, qual, site) if qual else r.module_ref(module, site)
+        r._ref(value, site)
+        r.record(label, args, kwargs, site, RESOLVER, via, value)
+        return value
+
+    return handler
+
+
+for _name in NAME_RESOLVERS:
+    HANDLERS[_name] = _make_resolve_name(_name)
 
 
 def _make_getter(kind: str) -> Handler:
@@ -273,6 +299,9 @@ def _reconstructor(
     r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
 ) -> Value:
     cls = args[0] if args else Unknown("missing class")
+    if isinstance(cls, Obj) and cls.target == "builtins.type" and len(cls.args) == 3:
+        # An instance of a class the stream made with type(): its special methods run on it (del, hash ...).
+        return r.invoke(cls, args[2:3], kwargs, site, "newobj", via_chain(via, "copyreg"), 1)
     target = name_of(cls)
     if target is None:
         r.record(None, args, kwargs, site, CALL, via_chain(via, "copyreg._reconstructor of a computed class"))
@@ -487,17 +516,23 @@ def _make_sequence(name: str) -> Handler:
         r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
     ) -> Value:
         items: list[Value] | None = None
-        if len(args) == 1 and not kwargs:
-            arg = args[0]
-            if isinstance(arg, Const) and isinstance(arg.value, str) and len(arg.value) <= 4096:
-                items = [Const(c) for c in arg.value]
-            else:
-                items = sequence_of(arg)
+        arg = args[0] if len(args) == 1 and not kwargs else None
+        if isinstance(arg, Const) and isinstance(arg.value, str) and len(arg.value) <= 4096:
+            items = [Const(c) for c in arg.value]
+        elif isinstance(arg, (Tuple, ListV, SetV, Iter)) and arg.items is not None and r.charge(len(arg.items)):
+            items = list(arg.items)
+            if isinstance(arg, Iter):
+                arg.items = []  # consumed
         if items is None:
             obj = Obj(Global(*name.rsplit(".", 1)), args, kwargs, name, site)
             r.record(name, args, kwargs, site, CALL, via, obj)
             return obj
-        result = Tuple(tuple(reversed(items)) if name == "builtins.reversed" else tuple(items))
+        result: Value
+        if name == "builtins.list":
+            # A real list: its methods (pop, append ...) act on it like on one built by the opcodes.
+            result = ListV(list(items))
+        else:
+            result = Tuple(tuple(reversed(items)) if name == "builtins.reversed" else tuple(items))
         r.record(name, args, kwargs, site, PURE, via, result)
         return result
 

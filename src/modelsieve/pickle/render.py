@@ -15,6 +15,7 @@ from modelsieve.pickle.values import (
     Downloaded,
     Getter,
     Global,
+    Iter,
     LargeBytes,
     ListV,
     ModuleRef,
@@ -130,7 +131,7 @@ def _render(value: Value, out: list[str], depth: int, budget: list[int]) -> None
         out.append(value.target or "<unresolved>")
         out.append(render_args(value.args, value.kwargs, 120) if depth < _MAX_DEPTH else "(…)")
     elif isinstance(value, Partial):
-        out.append("functools.partial(")
+        out.append(f"{value.kind}(")
         _render(value.func, out, depth + 1, budget)
         out.append(", …)" if value.args else ")")
     elif isinstance(value, Getter):
@@ -148,6 +149,12 @@ def _render(value: Value, out: list[str], depth: int, budget: list[int]) -> None
         out.append(f"<out-of-band buffer {value.number}>")
     elif isinstance(value, Unknown):
         out.append(f"<{value.reason}>")
+    elif isinstance(value, Iter):
+        out.append(f"{value.origin}(")
+        if value.items is None:
+            out.append("<computed>)")
+        else:
+            _seq(value.items, "[", "])", out, depth, budget)
     else:
         out.append("<?>")
     # Leaves and separators appended at this level; nested values were charged when they were rendered.
@@ -168,8 +175,8 @@ def _texts(value: Value, found: list[str], depth: int, limit: int) -> None:
         found.append(value.value if isinstance(value.value, str) else value.value.decode("latin-1"))
     elif isinstance(value, LargeBytes):
         found.append(value.prefix.decode("latin-1"))
-    elif isinstance(value, (Tuple, ListV, SetV)):
-        for item in list(value.items)[:limit]:
+    elif isinstance(value, (Tuple, ListV, SetV)) or (isinstance(value, Iter) and value.items is not None):
+        for item in list(value.items or ())[:limit]:
             _texts(item, found, depth + 1, limit)
     elif isinstance(value, DictV):
         for k, v in value.items[:limit]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from modelsieve.limits import Limits
-from modelsieve.pickle import pure
+from modelsieve.pickle import callers, containers, pure
 from modelsieve.pickle.handlers import (
     DOWNLOADERS,
     HANDLERS,
@@ -91,6 +91,7 @@ DUNDERS = frozenset(
 
 _DICT_METHODS = frozenset({"get", "__getitem__", "pop", "setdefault", "keys", "values", "items", "copy", "update"})
 _MAX_INVOKE_DEPTH = 12
+_MAX_ACTIVE_CALLS = 48
 
 ScanPayload = Callable[[Value, Site, str, str], NestedPayload]
 #: Reads a skipped payload back from the stream when a transform needs its bytes (None: too big).
@@ -146,11 +147,18 @@ class Resolver:
         self.after_build_hook = after_build_hook
         self.extensions: dict[int, tuple[str, str]] = {}
         self.patches: dict[str, Value] = {}
+        #: ``sys.modules[name] = value`` written by the stream: later imports of ``name`` get ``value``.
+        self.module_hijacks: dict[str, Value] = {}
         #: Special methods replaced per class, called implicitly on its instances.
         self.special_patches: dict[str, dict[str, Value]] = {}
         self.labels: dict[int, str] = {}
         self._keep: list[Value] = []
         self.inline_depth = 0
+        #: Items the emulation may still copy into values it keeps (sorted(x), list(x), d.copy() ...): without a
+        #: bound, copying one large list once per opcode would hold billions of references.
+        self.copy_budget = limits.max_value_nodes * 4
+        #: Calls in progress: handlers call back into ``invoke``, so a cyclic partial would otherwise recurse forever.
+        self._active = 0
         self._handlers: dict[str, Handler] = HANDLERS
 
     def materialize(self, value: Value | None) -> Value | None:
@@ -176,12 +184,17 @@ class Resolver:
         self.trace.imported_modules.setdefault(mod, site)
         return ModuleRef(mod)
 
-    def find_class(self, module: str, name: str, site: Site) -> Value:
+    def find_class(self, module: str, name: str, site: Site, proto: int | None = None) -> Value:
+        """``Unpickler.find_class``; ``proto`` is the stream's protocol when the stream itself names the global
+        (GLOBAL, STACK_GLOBAL, INST, EXT): below 4 the loader does not walk dotted names."""
         written = module
         module, name = self.canonical(module, name)
-        value: Value = self.module_ref(module, site)
+        hijack = self.module_hijacks.get(module)
+        value: Value = hijack if hijack is not None else self.module_ref(module, site)
         if not name:
             return Unknown("empty global name")
+        if proto is not None and proto < 4 and "." in name:
+            return self._refused_dotted(module, name, site, proto)
         for part in name.split("."):
             value = self.get_attr(value, part, site)
         if (
@@ -192,6 +205,25 @@ class Resolver:
             value = Global(value.module, value.qualname, alias=written)
         self._ref(value, site)
         return value
+
+    def _refused_dotted(self, module: str, name: str, site: Site, proto: int) -> Value:
+        """A dotted name the loader cannot resolve: ``getattr(module, 'a.b')`` raises, loading stops here."""
+        intended: Value = self.module_ref(module, site)
+        for part in name.split("."):
+            intended = self.get_attr(intended, part, site)
+        self._ref(intended, site)
+        self.trace.note(
+            Note(
+                "PKL005",
+                site,
+                f"global {module}.{name} is a dotted name in a protocol-{proto} stream: loaders follow dots only "
+                f"from protocol 4 on, so loading fails here (AttributeError) instead of reaching "
+                f"{name_of(intended) or render(intended, 60)}",
+                "dotted-name-below-protocol-4",
+                f"{module} {name}",
+            )
+        )
+        return Unknown(f"{_REFUSED} {module}.{name} at protocol {proto}")
 
     def _ref(self, value: Value, site: Site) -> None:
         if isinstance(value, Global):
@@ -208,6 +240,8 @@ class Resolver:
         """``getattr(obj, name)`` on symbolic values."""
         if name == "__call__" and isinstance(obj, (Global, Attr, Partial, Getter, Code)):
             return obj
+        if name in ("__func__", "__wrapped__") and isinstance(obj, Partial) and obj.kind != "functools.partial":
+            return obj.func
         base = name_of(obj) or render(obj, 60)
         if name in DUNDERS:
             self._dunder(base, name, site)
@@ -224,7 +258,7 @@ class Resolver:
                 self.trace.ref("sys.modules", site)
                 return Namespace("")
             if self._module_attribute(obj.module, name):
-                return self.module_ref(name, site)
+                return self.module_ref(self.policy.attribute_module(name), site)
             return Global(obj.module, name)
         if isinstance(obj, Global):
             full = f"{obj.name}.{name}"
@@ -238,7 +272,7 @@ class Resolver:
                 return ModuleRef("builtins")
             if not _class_like(obj.qualname) and self._module_attribute(obj.name, name):
                 # ``os.path`` is a Global until proven a module; ``os.path.os`` is the os module.
-                return self.module_ref(name, site)
+                return self.module_ref(self.policy.attribute_module(name), site)
             if name == "__module__":
                 return Const(obj.module)
             if name == "__name__":
@@ -248,7 +282,10 @@ class Resolver:
             return Global(obj.module, f"{obj.qualname}.{name}")
         if isinstance(obj, Obj):
             if name in obj.attrs:
-                return obj.attrs[name]
+                found = obj.attrs[name]
+                if isinstance(found, Partial) and found.kind == "builtins.property" and obj.target is None:
+                    return callers.read_property(self, obj, name, found, site)
+                return found
             if obj.target in DOWNLOADERS and name in ("text", "content"):
                 return Downloaded(url_of(obj))
             return Attr(obj, name)
@@ -290,7 +327,33 @@ class Resolver:
     ) -> Value:
         return self.invoke(func, args, kwargs, site, how, "", 0)
 
+    def charge(self, items: int) -> bool:
+        """Take ``items`` from the copy budget; False (copy nothing) once it is spent."""
+        if items > self.copy_budget:
+            return False
+        self.copy_budget -= items
+        return True
+
     def invoke(
+        self,
+        func: Value,
+        args: tuple[Value, ...],
+        kwargs: tuple[tuple[str, Value], ...],
+        site: Site,
+        how: str,
+        via: str,
+        depth: int,
+    ) -> Value:
+        if self._active > _MAX_ACTIVE_CALLS:
+            self.record(None, args, kwargs, site, CALL, via or "calls nested too deeply")
+            return Unknown("result of unresolved call")
+        self._active += 1
+        try:
+            return self._invoke(func, args, kwargs, site, how, via, depth)
+        finally:
+            self._active -= 1
+
+    def _invoke(
         self,
         func: Value,
         args: tuple[Value, ...],
@@ -310,7 +373,7 @@ class Resolver:
                 func.kwargs + kwargs,
                 site,
                 how,
-                via_chain(via, f"functools.partial({render(func.func, 80)})"),
+                via_chain(via, f"{func.kind}({render(func.func, 80)})"),
                 depth + 1,
             )
         if isinstance(func, Getter):
@@ -335,6 +398,11 @@ class Resolver:
         if isinstance(func, (Global, ModuleRef)):
             name = name_of(func) or ""
             handler = self._handlers.get(name)
+            receiver = args[0] if args and isinstance(args[0], Obj) else None
+            if handler is None and receiver is not None and receiver.target and name.startswith(receiver.target + "."):
+                method = name[len(receiver.target) + 1 :]
+                if (receiver.target, method) in callers.REGISTRY_METHODS:
+                    return self._call_method(receiver, method, args[1:], kwargs, site, how, via, depth)
             if handler is not None:
                 before = len(self.trace.calls)
                 result = handler(self, args, kwargs, site, via)
@@ -344,11 +412,16 @@ class Resolver:
                         self.trace.calls[before] = replace(ev, display=func.display)
                 return result
             return self._default_call(func, name, args, kwargs, site, how, via)
+        if callers.is_dynamic_class(func) and isinstance(func, Obj):
+            return callers.instantiate(self, func, args, kwargs, site, via, depth)
+        if isinstance(func, Obj) and "__call__" in func.attrs:
+            return self.invoke(func.attrs["__call__"], args, kwargs, site, how, via, depth + 1)
         if isinstance(func, Obj) and func.target is not None:
-            if "__call__" in func.attrs:
-                return self.invoke(func.attrs["__call__"], args, kwargs, site, how, via, depth + 1)
             self.record(f"{func.target}.__call__", args, kwargs, site, METHOD, via_chain(via, "calls a built object"))
             return Unknown("result of calling an object")
+        if isinstance(func, Unknown) and func.reason.startswith(_REFUSED):
+            # Loading already failed at the refused global; the loader never gets here (reported there).
+            return Unknown("result of a call after loading failed")
         self.record(None, args, kwargs, site, CALL, via_chain(via, f"calls {render(func, 80)}"))
         return Unknown("result of unresolved call")
 
@@ -379,8 +452,9 @@ class Resolver:
 
     def _patched_dunders(self, cls: str, args: tuple[Value, ...], site: Site) -> None:
         """Instances of a class whose special methods the stream replaced call them implicitly (hash, eq, del ...)."""
-        for dunder, value in list(self.special_patches[cls].items())[:16]:
-            self.invoke(value, args, (), site, "reduce", f"{cls}.{dunder} replaced in the stream, called implicitly", 1)
+        for dunder, value in list(self.special_patches[cls].items())[: callers.MAX_DUNDERS]:
+            label = f"{cls}.{dunder} replaced in the stream, called implicitly"
+            self.invoke(value, callers.dunder_args(dunder, args), (), site, "reduce", label, 1)
 
     def patch(self, base: str, name: str, value: Value) -> None:
         """Record ``base.name = value`` set by the stream (BUILD on a global, setattr)."""
@@ -402,10 +476,15 @@ class Resolver:
         label = f"{name_of(obj) or render(obj, 60)}.{method}"
         if isinstance(obj, Namespace) and method in ("get", "__getitem__", "pop", "setdefault") and args:
             return self._namespace_get(obj, args[0], site, via_chain(via, label))
-        if isinstance(obj, DictV) and method in ("get", "__getitem__", "pop") and args:
-            key = text_of(args[0])
-            found = obj.get(key) if key is not None else None
-            return found if found is not None else Unknown("dict lookup")
+        if isinstance(obj, Namespace) and method in ("__setitem__", "update") and args:
+            self.mutate(obj, method, args, site)
+            return Const(None)
+        if containers.is_container(obj):
+            if method == "sort":
+                return self.invoke(Global("builtins", "list.sort"), (obj, *args), kwargs, site, how, via, depth + 1)
+            found = containers.container_method(self, obj, method, args, site, via_chain(via, label))
+            if found is not None:
+                return found
         if isinstance(obj, (Const, LargeBytes)):
             return self._pure_method(obj, method, args, site, via)
         if isinstance(obj, Obj):
@@ -413,6 +492,15 @@ class Resolver:
                 return self.invoke(obj.attrs[method], args, kwargs, site, how, via_chain(via, label), depth + 1)
             if obj.target in UNPICKLERS and method == "load":
                 return run_loader(self, f"{obj.target}.load", obj.args, obj.kwargs, site, via_chain(via, label))
+            if obj.target in UNPICKLERS and method == "find_class" and len(args) >= 2:
+                names = [text_of(a) for a in args[:2]]
+                if names[0] is not None and names[1] is not None:
+                    value = self.find_class(names[0], names[1], site)
+                    self.record(f"{obj.target}.find_class", args, kwargs, site, RESOLVER, via, value)
+                    return value
+            registered = callers.registry_method(self, obj, method, args, kwargs, site, via_chain(via, label))
+            if registered is not None:
+                return registered
             if obj.target in DOWNLOADERS and method in ("read", "json", "readlines", "readline", "read1"):
                 self.record(f"{obj.target}.{method}", args, kwargs, site, METHOD, via_chain(via, label))
                 return Downloaded(url_of(obj))
@@ -580,7 +668,7 @@ class Resolver:
             return None
         return self.after_build_hook(self, obj, machine, site)
 
-    def extension(self, code: int, site: Site) -> Value:
+    def extension(self, code: int, site: Site, proto: int | None = None) -> Value:
         if code in self.extensions:
             module, name = self.extensions[code]
             self.trace.note(
@@ -591,7 +679,7 @@ class Resolver:
                     f"ext-use:{module}.{name}",
                 )
             )
-            return self.find_class(module, name, site)
+            return self.find_class(module, name, site, proto)
         self.trace.note(Note("PKL007", site, f"EXT code {code} is not registered; callable unknown", f"ext:{code}"))
         return Unknown(f"extension code {code}")
 
@@ -618,6 +706,18 @@ class Resolver:
         if isinstance(obj, Global) and obj.name == "copyreg._inverted_registry" and method == "__setitem__":
             self.register_extension(args[0], args[1], site)
             return
+        if isinstance(obj, Namespace):
+            pairs: list[tuple[Value, Value]] = []
+            if method == "__setitem__" and len(args) >= 2:
+                pairs = [(args[0], args[1])]
+            elif method == "update" and args and isinstance(args[0], DictV):
+                pairs = args[0].items[: MAX_INLINE_ITEMS * 100]
+            for key, value in pairs:
+                containers.namespace_store(self, obj, key, value, site, _HOW.get(method, method))
+            return
+        if isinstance(obj, Global):
+            self._global_state(obj, method, args, site)
+            return
         if isinstance(obj, Obj):
             override = obj.attrs.get(method)
             if override is None and method == "extend":
@@ -636,6 +736,28 @@ class Resolver:
                     self.record(f"{obj.target}.{method}", args[:MAX_INLINE_ITEMS], (), site, METHOD)
             obj.state.extend(args[:MAX_INLINE_ITEMS])
 
+    def _global_state(self, obj: Global, method: str, args: tuple[Value, ...], site: Site) -> None:
+        """SETITEM/APPEND(S)/ADDITEMS straight into an imported object: module-level state (``os.environ``,
+        ``sys.path``, a registry dict) that every later user in the process sees."""
+        how = _HOW.get(method, method)
+        if method == "__setitem__" and len(args) >= 2:
+            key = text_of(args[0])
+            what = f"{obj.name}[{key!r}] = {render(args[1], 80)}" if key is not None else f"an entry of {obj.name}"
+            subject = f"{obj.name}[{key}]" if key is not None else obj.name
+        else:
+            what = f"{obj.name} gets {', '.join(render(a, 60) for a in args[:3])}"
+            subject = obj.name
+        self.trace.note(
+            Note(
+                "PKL014",
+                site,
+                f"{how} changes module-level state: {what}; every later user of {obj.module} in the process sees it",
+                subject,
+                render(Tuple(args), 200),
+            )
+        )
+        self.record(f"{obj.name}.{method}", args[:MAX_INLINE_ITEMS], (), site, METHOD)
+
     def string(self, value: Const | LargeBytes, site: Site) -> None:
         if isinstance(value, LargeBytes):
             self.trace.add_string(value.prefix.decode("latin-1"), site)
@@ -647,5 +769,9 @@ class Resolver:
     def anomaly(self, rule_id: str, site: Site, message: str, subject: str, evidence: str = "") -> None:
         self.trace.note(Note(rule_id, site, message, subject, evidence))
 
+
+_REFUSED = "the loader refuses the dotted global"
+#: Which opcode makes each implicit mutation (messages only).
+_HOW = {"__setitem__": "SETITEM", "append": "APPEND", "extend": "APPENDS", "add": "ADDITEMS", "update": "update"}
 
 __all__ = ["Options", "Resolver"]

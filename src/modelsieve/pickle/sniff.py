@@ -16,7 +16,7 @@ _LIMITS = Limits(max_opcodes=10_000, max_stack_depth=10_000, max_memo_entries=10
 class _NullHost:
     """A host that resolves nothing: sniffing must stay cheap and side-effect free."""
 
-    def find_class(self, module: str, name: str, site: Site) -> Value:
+    def find_class(self, module: str, name: str, site: Site, proto: int | None = None) -> Value:
         if (
             not module.replace(".", "").replace("_", "").isalnum()
             or not name.replace(".", "").replace("_", "").isalnum()
@@ -32,7 +32,7 @@ class _NullHost:
     def build(self, obj: Value, state: Value, site: Site) -> None:
         return None
 
-    def extension(self, code: int, site: Site) -> Value:
+    def extension(self, code: int, site: Site, proto: int | None = None) -> Value:
         return Unknown("ext")
 
     def persistent(self, pid: Value, site: Site) -> Value:

@@ -122,6 +122,8 @@ class Partial(Value):
     func: Value
     args: tuple[Value, ...]
     kwargs: tuple[tuple[str, Value], ...] = ()
+    #: What made the forwarder (``functools.partial``, ``builtins.staticmethod``, ``functools.cache`` ...).
+    kind: str = "functools.partial"
 
 
 @dataclass(frozen=True)
@@ -223,10 +225,20 @@ class Obj(Value):
     attrs: dict[str, Value] = field(default_factory=dict)
     state: list[Value] = field(default_factory=list)
     weight: int = 1
+    #: Callbacks registered on the object to run later (``ExitStack.callback``, ``scheduler.enter``).
+    pending: list[tuple[Value, tuple[Value, ...], tuple[tuple[str, Value], ...]]] = field(default_factory=list)
 
     @property
     def size(self) -> int:
         return self.weight
+
+
+@dataclass(eq=False)
+class Iter(Value):
+    """An iterator over known items (``iter(x)``); ``next`` takes them from the front. ``None``: items unknown."""
+
+    items: list[Value] | None
+    origin: str = "builtins.iter"
 
 
 def code_origin(code: Code) -> str:

@@ -60,7 +60,7 @@ class LimitError(Exception):
 class Host(Protocol):
     """What the machine asks of the resolver."""
 
-    def find_class(self, module: str, name: str, site: Site) -> Value: ...
+    def find_class(self, module: str, name: str, site: Site, proto: int | None = None) -> Value: ...
 
     def call(
         self, func: Value, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, how: str
@@ -68,7 +68,7 @@ class Host(Protocol):
 
     def build(self, obj: Value, state: Value, site: Site) -> None: ...
 
-    def extension(self, code: int, site: Site) -> Value: ...
+    def extension(self, code: int, site: Site, proto: int | None = None) -> Value: ...
 
     def persistent(self, pid: Value, site: Site) -> Value: ...
 
@@ -509,7 +509,7 @@ class Machine:
     def op_global(self) -> None:
         module = self._name_line()
         name = self._name_line()
-        self.push(self.host.find_class(module, name, self.site))
+        self.push(self.host.find_class(module, name, self.site, self.proto))
 
     def op_stack_global(self) -> None:
         name = self.pop()
@@ -528,14 +528,14 @@ class Machine:
                     "PKL010", self.site, f"STACK_GLOBAL {what} operand is not a str ({text!r})", "stack-global-type"
                 )
             names.append(text)
-        self.push(self.host.find_class(names[0], names[1], self.site))
+        self.push(self.host.find_class(names[0], names[1], self.site, self.proto))
 
     def op_inst(self) -> None:
         if not self.metastack:
             raise self.fail("could not find MARK")
         module = self._name_line()
         name = self._name_line()
-        cls = self.host.find_class(module, name, self.site)
+        cls = self.host.find_class(module, name, self.site, self.proto)
         args = self.pop_mark()
         self.push(self.host.call(cls, tuple(args), (), self.site, "inst"))
 
@@ -576,7 +576,7 @@ class Machine:
     def _ext(self, code: int) -> None:
         if code <= 0:
             raise self.fail("EXT specifies code <= 0")
-        self.push(self.host.extension(code, self.site))
+        self.push(self.host.extension(code, self.site, self.proto))
 
     def op_ext1(self) -> None:
         self._ext(self._uint(1))

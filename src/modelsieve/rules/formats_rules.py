@@ -526,7 +526,7 @@ KERAS_EMBEDDED_PICKLE = Rule(
         "Load only with safe_mode left on, or rebuild the torch module from code and load its weights from "
         "safetensors; review the nested member's findings."
     ),
-    references=("https://keras.io/api/layers/backend_specific_layers/torch_module_wrapper/",),
+    references=("https://github.com/keras-team/keras/blob/master/keras/src/utils/torch_utils.py",),
     area="keras",
 )
 
@@ -639,6 +639,7 @@ _KERAS_TF_RULES: tuple[Rule, ...] = (
     KERAS_DANGEROUS_OBJECT,
     KERAS_CUSTOM_OBJECT,
     KERAS_SAFE_MODE_GADGET,
+    KERAS_EMBEDDED_PICKLE,
     TF_PYTHON_OP,
     TF_WRITES_FILE,
     TF_READS_FILE,

@@ -80,7 +80,9 @@ UNRESOLVED_INDIRECTION = Rule(
     cwe=502,
     description=(
         "getattr, importlib.import_module, operator.attrgetter/methodcaller, pkgutil.resolve_name or similar "
-        "choose the called object from data the emulation cannot resolve, a common obfuscation technique."
+        "choose the called object from data the emulation cannot resolve, a common obfuscation technique. Also "
+        "raised for a dotted global name (os path.os.system) in a stream below protocol 4: the loader does not "
+        "follow the dots there and fails, so the named callable is reported but not as a call."
     ),
     remediation="Treat as unsafe until reviewed.",
     area=_AREA,
@@ -215,7 +217,9 @@ MONKEY_PATCH = Rule(
     description=(
         "BUILD applied to an imported module, class or function sets attributes on it (monkey-patching): later "
         "GLOBAL/STACK_GLOBAL lookups, and every other user of that module in the process, then get the injected "
-        "value. Picklers never produce this."
+        "value. Also raised when SETITEM/APPEND(S)/ADDITEMS or setitem write straight into module-level state "
+        "(builtins.__dict__, sys.modules, os.environ, sys.path): the change outlives loading. Picklers never "
+        "produce this."
     ),
     remediation="Treat as unsafe: the stream rewires importable objects before using them.",
     added="0.1.0",

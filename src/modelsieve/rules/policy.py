@@ -1,15 +1,17 @@
 """Policy as data: which callables are safe, unknown or dangerous, loaded from versioned TOML files.
 
 The files live in ``rules/policy/``: ``allow.toml`` (what real model files contain),
-``deny.toml`` (dangerous modules and functions, by behaviour kind) and
-``aliases.toml`` (platform and Python 2 module names). Nothing here executes or
-imports the modules it names.
+``deny.toml`` (dangerous modules and functions, by behaviour kind),
+``aliases.toml`` (platform and Python 2 module names) and ``arguments.toml`` (which
+argument of a dangerous call is the command, the file written, the URL ...). Nothing
+here executes or imports the modules it names.
 """
 
 from __future__ import annotations
 
 import enum
 import fnmatch
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +42,32 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class ArgRef:
+    """Where one argument of a call is: a position and/or a keyword, or every positional one from a position on.
+
+    ``receiver`` means the argument belongs to the call that built the object whose method is called
+    (the host of ``HTTPConnection(host).request(...)``).
+    """
+
+    position: int | None = None
+    keyword: str | None = None
+    rest: bool = False
+    receiver: bool = False
+
+
+@dataclass(frozen=True)
+class CallShape:
+    """What a dangerous callable does with its arguments, for its plain-words behaviour (``arguments.toml``)."""
+
+    kind: BehaviourKind | None
+    text: str | None
+    read_text: str | None
+    local_text: str | None
+    args: Mapping[str, ArgRef]
+    defaults: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Policy:
     """Allow/deny data plus module aliases. Build one with ``load_policy()``."""
 
@@ -48,10 +76,16 @@ class Policy:
     module_attributes: frozenset[str]
     not_aliases: frozenset[str]
     allow_exact: frozenset[str]
+    #: Wildcard allow entries: "*" stays within one dotted part, "**" crosses parts (see ``glob``).
     allow_patterns: tuple[str, ...]
     class_prefixes: tuple[str, ...]
     deny_exact: Mapping[str, BehaviourKind]
     deny_patterns: tuple[tuple[str, BehaviourKind], ...]
+    shapes: Mapping[str, CallShape] = field(default_factory=lambda: MappingProxyType({}))
+    #: Module attributes named differently from their module: ``np`` -> ``numpy``.
+    renamed_attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Wildcard keys of ``shapes``, most specific (longest) first.
+    shape_patterns: tuple[tuple[str, CallShape], ...] = ()
     #: Memo of ``classify`` answers (the data above never changes after loading).
     _cache: dict[str, Classification] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -63,6 +97,10 @@ class Policy:
             if head in self.aliases:
                 return ".".join([self.aliases[head], *parts[i:]])
         return module
+
+    def attribute_module(self, name: str) -> str:
+        """The module an attribute in ``module_attributes`` holds: ``np`` is numpy, ``os`` is os."""
+        return self.renamed_attributes.get(name, name)
 
     def is_stdlib(self, name: str) -> bool:
         """True for names in the standard library (``builtins`` included, ``__main__`` not)."""
@@ -85,16 +123,25 @@ class Policy:
                 best = (depth, kind)
         return best
 
-    def _allowed(self, name: str) -> bool:
+    def _allowed(self, name: str) -> int | None:
+        """How specific the allow entry covering ``name`` is (its depth in dotted parts), or None.
+
+        An exact name beats every deny key above it; a pattern or class prefix loses to a deny key at least
+        as deep (``pandas.core`` classes are data, ``pandas.core.computation`` evaluates expressions).
+        """
         if name in self.allow_exact:
-            return True
-        if any(fnmatch.fnmatchcase(name, p) for p in self.allow_patterns):
-            return True
+            return name.count(".") + 1
+        best: int | None = None
+        for pattern in self.allow_patterns:
+            if glob(pattern).fullmatch(name):
+                best = max(best or 0, pattern.count(".") + 1)
         last = name.rsplit(".", 1)[-1]
         # Class-like: CapWords, with or without a leading underscore or a version prefix (_ConvNd, v8DetectionLoss).
         if any(c.isupper() for c in last) and "__" not in name:
-            return any(name.startswith(prefix + ".") for prefix in self.class_prefixes)
-        return False
+            for prefix in self.class_prefixes:
+                if name.startswith(prefix + "."):
+                    best = max(best or 0, prefix.count(".") + 1)
+        return best
 
     def classify(self, name: str) -> Classification:
         """Safety of a canonical dotted name such as ``os.system`` or ``torch._utils._rebuild_tensor_v2``."""
@@ -105,13 +152,53 @@ class Policy:
                 self._cache[name] = found
         return found
 
+    def shape(self, name: str) -> CallShape | None:
+        """How the arguments of the canonical callable ``name`` map to what it does, when the policy says."""
+        found = self.shapes.get(name)
+        if found is not None:
+            return found
+        return next((shape for pattern, shape in self.shape_patterns if glob(pattern).fullmatch(name)), None)
+
     def _classify(self, name: str) -> Classification:
         deny = self._deny(name)
-        if self._allowed(name) and (deny is None or deny[0] < name.count(".") + 1):
+        allowed = self._allowed(name)
+        if allowed is not None and (deny is None or deny[0] < allowed):
             return Classification(Safety.SAFE, None, name)
         if deny is not None:
             return Classification(Safety.DANGEROUS, deny[1], ".".join(name.split(".")[: deny[0]]))
         return Classification(Safety.UNKNOWN)
+
+
+@cache
+def glob(pattern: str) -> re.Pattern[str]:
+    """A dotted-name wildcard as a regex: ``*`` and ``?`` stay within one part, ``**`` crosses dots, ``[A-Z]`` as usual.
+
+    A single ``*`` must not cross a dot: ``joblib._store_backends.*`` would otherwise also allow
+    ``joblib._store_backends.numpy_pickle.load`` (a module the allowed one imports).
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append(r"[^.]*")
+        elif c == "?":
+            out.append(r"[^.]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                raise ValueError(f"policy: bad pattern {pattern!r}")
+            out.append(pattern[i : end + 1])
+            i = end + 1
+            continue
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
 
 
 def _read(name: str) -> dict[str, object]:
@@ -131,6 +218,46 @@ def _table(value: object) -> dict[str, object]:
     return value
 
 
+def _arg_ref(text: str) -> ArgRef:
+    """``"1 dst"`` -> position 1 or keyword dst; ``"2*"`` -> positions 2 on; ``"self 0 host"`` -> the receiver's."""
+    position: int | None = None
+    keyword: str | None = None
+    rest = receiver = False
+    for token in text.split():
+        if token == "self":
+            receiver = True
+        elif token.rstrip("*").isdigit():
+            position, rest = int(token.rstrip("*")), token.endswith("*")
+        elif token.isidentifier():
+            keyword = token
+        else:
+            raise ValueError(f"policy: bad argument reference {text!r}")
+    return ArgRef(position, keyword, rest, receiver)
+
+
+def _optional_text(table: dict[str, object], key: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"policy: {key} must be a string")
+    return value
+
+
+def _shapes(data: dict[str, object]) -> dict[str, CallShape]:
+    shapes: dict[str, CallShape] = {}
+    for name, entry in _table(data.get("calls", {})).items():
+        table = _table(entry)
+        kind = _optional_text(table, "kind")
+        shapes[name] = CallShape(
+            kind=BehaviourKind(kind) if kind else None,
+            text=_optional_text(table, "text"),
+            read_text=_optional_text(table, "read_text"),
+            local_text=_optional_text(table, "local_text"),
+            args=MappingProxyType({k: _arg_ref(str(v)) for k, v in _table(table.get("args", {})).items()}),
+            defaults=MappingProxyType({k: str(v) for k, v in _table(table.get("defaults", {})).items()}),
+        )
+    return shapes
+
+
 @cache
 def load_policy() -> Policy:
     """The packaged policy (cached; immutable)."""
@@ -146,9 +273,14 @@ def load_policy() -> Policy:
             deny_patterns.append((key, value))
         else:
             deny_exact[key] = value
+    arguments = _read("arguments.toml")
+    shapes = _shapes(arguments)
     module_attrs = _table(aliases.get("module_attributes", {}))
     return Policy(
-        version=f"allow {allow.get('version')}, deny {deny.get('version')}, aliases {aliases.get('version')}",
+        version=(
+            f"allow {allow.get('version')}, deny {deny.get('version')}, aliases {aliases.get('version')}, "
+            f"arguments {arguments.get('version')}"
+        ),
         aliases=MappingProxyType({k: str(v) for k, v in _table(aliases.get("modules", {})).items()}),
         module_attributes=frozenset(_strings(module_attrs.get("names", []))),
         not_aliases=frozenset(_strings(module_attrs.get("not_aliases", []))),
@@ -157,4 +289,7 @@ def load_policy() -> Policy:
         class_prefixes=tuple(_strings(allow.get("class_prefixes", []))),
         deny_exact=MappingProxyType(deny_exact),
         deny_patterns=tuple(deny_patterns),
+        shapes=MappingProxyType({k: v for k, v in shapes.items() if "*" not in k}),
+        renamed_attributes=MappingProxyType({k: str(v) for k, v in _table(module_attrs.get("renamed", {})).items()}),
+        shape_patterns=tuple(sorted(((k, v) for k, v in shapes.items() if "*" in k), key=lambda kv: -len(kv[0]))),
     )
