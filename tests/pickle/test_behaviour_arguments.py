@@ -166,6 +166,20 @@ CASES = [
         id="os_open_o_rdonly_reads",
     ),
     pytest.param(
+        call(g("tarfile", "open"), bu("/tmp/a.tar.xz"), bu("r:xz")),
+        "tarfile.open",
+        BehaviourKind.READS_FILE,
+        "reads archive /tmp/a.tar.xz",
+        id="tarfile_read_mode_with_xz_compression",
+    ),
+    pytest.param(
+        call(g("tarfile", "open"), bu("/tmp/b.tgz"), bu("w:gz")),
+        "tarfile.open",
+        BehaviourKind.WRITES_FILE,
+        "writes archive /tmp/b.tgz",
+        id="tarfile_write_mode",
+    ),
+    pytest.param(
         call(g("types", "MethodType"), g("os", "system"), bu("id")),
         "types.MethodType",
         BehaviourKind.RUNS_COMMAND,

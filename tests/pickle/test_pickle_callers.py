@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fixtures.pickle_exploits import call, ccall, code, const, get, glob, p2, p4, put, sbu, sglob, shell, tup
 from pk import analyse, of
 
+from fixtures.pickle_exploits import call, ccall, code, const, get, glob, p2, p4, put, sbu, sglob, shell, tup
 from modelsieve.model import Confidence, Effect
 
 
@@ -133,6 +133,75 @@ def builtins_patch_then_global(m: str) -> bytes:
     return p2(patch + call(glob("builtins", "print"), sbu(shell(m))))
 
 
+def _str_class(meta: bytes, **entries: bytes) -> bytes:
+    """``meta('X', (str,), entries)``: a str subclass made at load time."""
+    ns = pickle.EMPTY_DICT + b"".join(sbu(k) + v + pickle.SETITEM for k, v in entries.items())
+    return call(meta, sbu("X"), tup(glob("builtins", "str")), ns)
+
+
+def reconstructor_of_dynamic_class(m: str) -> bytes:
+    """``copyreg._reconstructor(X, str, cmd)`` with ``X.__del__ = getoutput``: runs when the string is freed."""
+    cls = _str_class(glob("builtins", "type"), __del__=glob("subprocess", "getoutput"))
+    return p2(call(glob("copyreg", "_reconstructor"), cls, glob("builtins", "str"), sbu(shell(m))))
+
+
+def abcmeta_class_del(m: str) -> bytes:
+    """``abc.ABCMeta`` makes classes exactly like ``type``."""
+    cls = _str_class(glob("abc", "ABCMeta"), __del__=glob("subprocess", "getoutput"))
+    return p2(call(cls, sbu(shell(m))))
+
+
+def property_getter(m: str) -> bytes:
+    """``getattr(X(cmd), 'p')`` where ``X.p = property(subprocess.getoutput)``: reading p runs getoutput(self)."""
+    cls = _str_class(glob("builtins", "type"), p=call(glob("builtins", "property"), glob("subprocess", "getoutput")))
+    return p2(_attr(call(cls, sbu(shell(m))), "p"))
+
+
+def weakref_callback(m: str) -> bytes:
+    """``weakref.ref(set(), partial(timeit.timeit, code, number=1))``: the set dies at once, the callback runs."""
+    obj = glob("functools", "partial") + tup(glob("timeit", "timeit")) + pickle.NEWOBJ
+    kwds = pickle.EMPTY_DICT + sbu("number") + const(1) + pickle.SETITEM
+    cb = obj + tup(glob("timeit", "timeit"), tup(sbu(code(m))), kwds, pickle.NONE) + pickle.BUILD
+    return p2(call(glob("weakref", "ref"), call(glob("builtins", "set")), cb))
+
+
+def dict_of_pairs(m: str) -> bytes:
+    """``dict([('k', os.system)])['k'](cmd)``."""
+    pairs = pickle.EMPTY_LIST + tup(sbu("k"), glob("os", "system")) + pickle.APPEND
+    fn = call(glob("operator", "getitem"), call(glob("builtins", "dict"), pairs), sbu("k"))
+    return p2(call(fn, sbu(shell(m))))
+
+
+def reduce_getattr_chain(m: str) -> bytes:
+    """``functools.reduce(getattr, ['path', 'os', 'system'], os)``: the dangerous name is only data."""
+    os_mod = ccall(glob("builtins", "__import__"), "os")
+    fn = call(glob("functools", "reduce"), glob("builtins", "getattr"), const(["path", "os", "system"]), os_mod)
+    return p2(call(fn, sbu(shell(m))))
+
+
+def map_results_indexed(m: str) -> bytes:
+    """``list(map(getattr, [os], ['system']))[0](cmd)``: a value computed by map, fetched back."""
+    os_mod = ccall(glob("builtins", "__import__"), "os")
+    mods = pickle.EMPTY_LIST + os_mod + pickle.APPEND
+    lazy = call(glob("builtins", "map"), glob("builtins", "getattr"), mods, const(["system"]))
+    fn = call(glob("operator", "getitem"), call(glob("builtins", "list"), lazy), const(0))
+    return p2(call(fn, sbu(shell(m))))
+
+
+def starmap_over_zip(m: str) -> bytes:
+    """``list(itertools.starmap(operator.call, zip([os.system], [cmd])))``."""
+    fns = pickle.EMPTY_LIST + glob("os", "system") + pickle.APPEND
+    pairs = call(glob("builtins", "zip"), fns, const([shell(m)]))
+    return p2(call(glob("builtins", "list"), call(glob("itertools", "starmap"), glob("operator", "call"), pairs)))
+
+
+def next_of_enumerate(m: str) -> bytes:
+    """``next(enumerate([os.system]))[1](cmd)``."""
+    fns = pickle.EMPTY_LIST + glob("os", "system") + pickle.APPEND
+    pair = call(glob("builtins", "next"), call(glob("builtins", "enumerate"), fns))
+    return p2(call(call(glob("operator", "getitem"), pair, const(1)), sbu(shell(m))))
+
+
 @dataclass(frozen=True)
 class Case:
     """A fixture, the callable modelsieve must report as PKL001, and words its message must hold."""
@@ -161,9 +230,20 @@ CASES = (
     Case("unpickler_find_class", unpickler_find_class, "os.system"),
     Case("sys_modules_hijack_then_global", sys_modules_hijack_then_global, "os.system"),
     Case("builtins_patch_then_global", builtins_patch_then_global, "os.system"),
+    Case("reconstructor_of_dynamic_class", reconstructor_of_dynamic_class, "subprocess.getoutput", "__del__"),
+    Case("abcmeta_class_del", abcmeta_class_del, "subprocess.getoutput", "__del__"),
+    Case("property_getter", property_getter, "subprocess.getoutput", "property getter"),
+    Case("weakref_callback", weakref_callback, "timeit.timeit", "weakref.ref calls"),
+    Case("dict_of_pairs", dict_of_pairs, "os.system"),
+    Case("reduce_getattr_chain", reduce_getattr_chain, "os.system"),
+    Case("map_results_indexed", map_results_indexed, "os.system"),
+    Case("starmap_over_zip", starmap_over_zip, "os.system", "operator.call"),
+    Case("next_of_enumerate", next_of_enumerate, "os.system"),
 )
 
-_LOADER = "import pickle, sys\ntry:\n    pickle.loads(open(sys.argv[1], 'rb').read())\nexcept Exception as e:\n    print(e)\n"
+_LOADER = (
+    "import pickle, sys\ntry:\n    pickle.loads(open(sys.argv[1], 'rb').read())\nexcept Exception as e:\n    print(e)\n"
+)
 
 
 def _loads_in_subprocess(data: bytes, tmp_path: Path) -> str:

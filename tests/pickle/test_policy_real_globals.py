@@ -11,6 +11,8 @@ import datetime
 import fractions
 import pathlib
 import pickle
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -294,3 +296,22 @@ def test_module_imported_under_another_name_is_followed(module: str, name: str, 
     data = pickle.PROTO + b"\x04" + sg(module, name) + pickle.MARK + bu("x.npy") + pickle.TUPLE + pickle.REDUCE
     analysis = analyse(data + pickle.STOP)
     assert subject in {f.subject for f in analysis.findings if f.severity >= Severity.MEDIUM}, analysis.findings
+
+
+def test_sklearn_parallel_runner_is_a_dangerous_call(tmp_path: Path) -> None:
+    """``Parallel()([(os.system, (cmd,), {})])`` runs the job on load; sklearn classes are otherwise allowed."""
+    pytest.importorskip("sklearn")
+    marker = tmp_path / "MARKER"
+    runner = call(g("sklearn.utils.parallel", "Parallel"))
+    job = g("os", "system") + bu(f"touch {marker}") + pickle.TUPLE1 + pickle.EMPTY_DICT + pickle.TUPLE3
+    data = P2 + call(runner, pickle.MARK + job + pickle.LIST) + pickle.STOP
+    path = tmp_path / "parallel.pkl"
+    path.write_bytes(data)
+    loader = "import pickle, sys\npickle.loads(open(sys.argv[1], 'rb').read())\n"
+    subprocess.run([sys.executable, "-c", loader, str(path)], capture_output=True, timeout=60, check=False)
+    assert marker.exists(), "the real loader did not run the job"
+    marker.unlink()
+    result = _scan(path)
+    assert not marker.exists()
+    assert result.verdict is Verdict.MALICIOUS
+    assert "sklearn.utils.parallel.Parallel" in {f.subject for f in result.findings if f.rule_id == "PKL001"}

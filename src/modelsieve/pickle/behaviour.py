@@ -263,13 +263,11 @@ def _joined(values: tuple[Value, ...]) -> str | None:
 
 def _writes(mode: tuple[Value, ...] | None, default: str | None) -> bool:
     """Whether an open mode (``"rb"``, ``"w"``) or ``os.open`` flags write; an unknown mode may write."""
-    if mode is None:
-        return default is None or any(c in default for c in _WRITE_MODE_CHARS)
-    value = mode[0]
-    if _is_int(value) and isinstance(value, Const) and isinstance(value.value, int):
-        return bool(value.value & _WRITE_FLAGS)
-    text = text_of(value)
-    return text is None or any(c in text for c in _WRITE_MODE_CHARS)
+    text = default if mode is None else text_of(mode[0])
+    if mode is not None and isinstance(mode[0], Const) and _is_int(mode[0]) and isinstance(mode[0].value, int):
+        return bool(mode[0].value & _WRITE_FLAGS)
+    # tarfile modes carry the compression after a colon ("r:xz"): only the part before it says read or write.
+    return text is None or any(c in text.split(":", 1)[0] for c in _WRITE_MODE_CHARS)
 
 
 def _fill(template: str, shape: CallShape, call: _Arguments) -> str | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelsieve.pickle.containers import first_items, items_of, kept
-from modelsieve.pickle.handlers import HANDLERS, Handler, via_chain
+from modelsieve.pickle.handlers import HANDLERS, MAX_INLINE_ITEMS, Handler, via_chain
 from modelsieve.pickle.render import render
 from modelsieve.pickle.trace import CALL, METHOD, PURE, RESOLVER
 from modelsieve.pickle.values import (
@@ -20,6 +20,7 @@ from modelsieve.pickle.values import (
     Const,
     DictV,
     Global,
+    Iter,
     LargeBytes,
     ListV,
     Obj,
@@ -190,6 +191,121 @@ def _make_caller(name: str) -> Handler:
 
 for _name in CALLERS:
     HANDLERS[_name] = _make_caller(_name)
+
+
+# ---------------------------------------------------------------- map, reduce and deferred runners
+#: Steps of ``functools.reduce`` followed (each step is one call of the function).
+MAX_FOLD_STEPS = 16
+
+
+def _make_invoker(name: str) -> Handler:
+    def handler(
+        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+    ) -> Value:
+        r.record(name, args, kwargs, site, RESOLVER, via)
+        if not args:
+            return Unknown(f"result of {name}")
+        func, rest = args[0], args[1:]
+        label = via_chain(via, f"{name}({render(func, 60)}, …)")
+        if name == "functools.reduce":
+            return _fold(r, func, rest, site, label)
+        calls: list[tuple[Value, ...]] = []
+        exact = True
+        if name in ("operator.call", "atexit.register"):
+            calls.append(rest)
+        elif name == "builtins.apply":
+            calls.append(tuple(sequence_of(rest[0]) or (Unknown("arguments"),)) if rest else ())
+        elif name == "itertools.starmap":
+            items = sequence_of(rest[0]) if rest else None
+            exact = items is not None and len(items) <= MAX_INLINE_ITEMS
+            for item in (items or [Unknown("items")])[:MAX_INLINE_ITEMS]:
+                given = sequence_of(item)
+                exact = exact and given is not None
+                calls.append(tuple(given or [item]))
+        else:
+            seqs = [sequence_of(s) for s in rest]
+            count = min([len(s) for s in seqs if s is not None] or [1])
+            exact = all(s is not None for s in seqs) and count <= MAX_INLINE_ITEMS
+            for i in range(min(count, MAX_INLINE_ITEMS)):
+                calls.append(tuple(s[i] if s is not None else Unknown("item") for s in seqs))
+        results = [r.invoke(func, call_args, (), site, "reduce", label, 1) for call_args in calls]
+        if name == "atexit.register":
+            return func
+        if name in ("operator.call", "builtins.apply"):
+            return results[0]
+        if exact and name in ("builtins.map", "itertools.starmap"):
+            # A lazy map over known items: the values it yields are the results of the calls, in order.
+            return Iter(results, name)
+        return Unknown(f"result of {name}")
+
+    return handler
+
+
+def _fold(r: Resolver, func: Value, rest: tuple[Value, ...], site: Site, label: str) -> Value:
+    """``functools.reduce(func, items[, initial])``: ``acc = func(acc, item)`` over the known items."""
+    items = sequence_of(rest[0]) if rest else None
+    if items is None:
+        r.invoke(func, (Unknown("accumulated value"), Unknown("item")), (), site, "reduce", label, 1)
+        return Unknown("result of functools.reduce")
+    if len(rest) > 1:
+        acc, todo = rest[1], items
+    elif items:
+        acc, todo = items[0], items[1:]
+    else:
+        return Unknown("functools.reduce of an empty sequence")
+    for item in todo[:MAX_FOLD_STEPS]:
+        acc = r.invoke(func, (acc, item), (), site, "reduce", label, 1)
+    return acc if len(todo) <= MAX_FOLD_STEPS else Unknown("result of functools.reduce")
+
+
+for _name in (
+    "builtins.map",
+    "builtins.filter",
+    "itertools.starmap",
+    "functools.reduce",
+    "operator.call",
+    "atexit.register",
+    "builtins.apply",
+):
+    HANDLERS[_name] = _make_invoker(_name)
+
+
+#: Callables that run a function they are given, later or at once: name -> (function position, arguments position,
+#: keyword names). ``None`` as arguments position means "the remaining positional arguments".
+_DEFERRED: dict[str, tuple[int, int | None, tuple[str, str]]] = {
+    "threading.Thread": (1, 2, ("target", "args")),
+    "threading.Timer": (1, 2, ("function", "args")),
+    "multiprocessing.Process": (1, 2, ("target", "args")),
+    "multiprocessing.context.Process": (1, 2, ("target", "args")),
+    "multiprocessing.util.Finalize": (1, 2, ("callback", "args")),
+    "weakref.finalize": (1, None, ("func", "args")),
+}
+
+
+def _make_deferred(name: str) -> Handler:
+    func_pos, args_pos, (func_kw, args_kw) = _DEFERRED[name]
+
+    def handler(
+        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
+    ) -> Value:
+        result = Obj(Global(*name.rsplit(".", 1)), args, kwargs, name, site)
+        r.record(name, args, kwargs, site, CALL, via, result)
+        func = args[func_pos] if len(args) > func_pos else _arg((), kwargs, None, func_kw)
+        if func is None or (isinstance(func, Const) and func.value is None):
+            return result
+        if args_pos is None:
+            call_args: tuple[Value, ...] = args[func_pos + 1 :]
+        else:
+            given = args[args_pos] if len(args) > args_pos else _arg((), kwargs, None, args_kw)
+            call_args = tuple(sequence_of(given) or ()) if given is not None else ()
+        r.invoke(func, call_args, (), site, "reduce", via_chain(via, f"{name} runs {render(func, 60)}"), 1)
+        return result
+
+    return handler
+
+
+for _name in _DEFERRED:
+    HANDLERS[_name] = _make_deferred(_name)
 
 
 # ---------------------------------------------------------------- call-forwarding wrappers

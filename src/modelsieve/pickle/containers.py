@@ -347,3 +347,29 @@ def kept_pairs(r: Resolver, pairs: list[tuple[Value, Value]]) -> list[tuple[Valu
 
 HANDLERS["builtins.dict"] = _dict
 HANDLERS["builtins.dict.fromkeys"] = _fromkeys
+
+
+def _zip(r: Resolver, args: tuple[Value, ...], kwargs: Kwargs, site: Site, via: str) -> Value:
+    """``zip(a, b, ...)`` over known sequences: an iterator of tuples."""
+    seqs = [items_of(a) for a in args]
+    result: Value = Iter(None, "builtins.zip")
+    if seqs and all(s is not None for s in seqs):
+        count = min(len(s) for s in seqs if s is not None)
+        if r.charge(count * (len(seqs) + 1)):
+            result = Iter([Tuple(tuple(s[i] for s in seqs if s is not None)) for i in range(count)], "builtins.zip")
+    r.record("builtins.zip", args, kwargs, site, PURE, via, result)
+    return result
+
+
+def _enumerate(r: Resolver, args: tuple[Value, ...], kwargs: Kwargs, site: Site, via: str) -> Value:
+    items = items_of(args[0]) if args else None
+    start = int_of(args[1]) if len(args) > 1 else 0
+    result: Value = Iter(None, "builtins.enumerate")
+    if items is not None and start is not None and r.charge(len(items) * 3):
+        result = Iter([Tuple((Const(start + i), x)) for i, x in enumerate(items)], "builtins.enumerate")
+    r.record("builtins.enumerate", args, kwargs, site, PURE, via, result)
+    return result
+
+
+HANDLERS["builtins.zip"] = _zip
+HANDLERS["builtins.enumerate"] = _enumerate

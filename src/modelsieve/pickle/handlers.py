@@ -3,8 +3,9 @@
 Each handler stands for one family of callables: name resolvers (getattr, __import__,
 import_module, attrgetter, pkgutil.resolve_name ...), object builders (partial,
 copyreg._reconstructor, FunctionType), pure data transforms (base64, zlib, str.join),
-higher-order invokers (map, reduce, atexit.register) and nested loaders (pickle.loads,
-torch.load ...). Handlers record what they did in the resolver's trace.
+and nested loaders (pickle.loads, torch.load ...). Handlers record what they did in the
+resolver's trace. Higher-order callables (map, reduce, key functions, wrappers) live in
+``callers``, container access in ``containers``.
 """
 
 from __future__ import annotations
@@ -574,50 +575,6 @@ def _convert(
     return result
 
 
-def _make_invoker(name: str) -> Handler:
-    def handler(
-        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-    ) -> Value:
-        r.record(name, args, kwargs, site, RESOLVER, via)
-        if not args:
-            return Unknown(f"result of {name}")
-        func, rest = args[0], args[1:]
-        label = via_chain(via, f"{name}({render(func, 60)}, …)")
-        calls: list[tuple[Value, ...]] = []
-        if name in ("operator.call", "atexit.register"):
-            calls.append(rest)
-        elif name == "builtins.apply":
-            calls.append(tuple(sequence_of(rest[0]) or (Unknown("arguments"),)) if rest else ())
-        elif name == "itertools.starmap":
-            for item in (sequence_of(rest[0]) or [Unknown("items")])[:MAX_INLINE_ITEMS] if rest else []:
-                calls.append(tuple(sequence_of(item) or [item]))
-        elif name == "functools.reduce":
-            items = sequence_of(rest[0]) if rest else None
-            calls.append(tuple(items[:2]) if items and len(items) >= 2 else (Unknown("items"), Unknown("items")))
-        else:
-            seqs = [sequence_of(s) for s in rest]
-            count = min([len(s) for s in seqs if s is not None] or [1])
-            for i in range(min(count, MAX_INLINE_ITEMS)):
-                calls.append(tuple(s[i] if s is not None else Unknown("item") for s in seqs))
-        for call_args in calls:
-            r.invoke(func, call_args, (), site, "reduce", label, 1)
-        return Unknown(f"result of {name}")
-
-    return handler
-
-
-for _name in (
-    "builtins.map",
-    "builtins.filter",
-    "itertools.starmap",
-    "functools.reduce",
-    "operator.call",
-    "atexit.register",
-    "builtins.apply",
-):
-    HANDLERS[_name] = _make_invoker(_name)
-
-
 @_handles("builtins.setattr", "builtins.object.__setattr__")
 def _setattr(
     r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
@@ -634,44 +591,6 @@ def _setattr(
             target.attrs[name] = value
     r.record("builtins.setattr", args, kwargs, site, CALL, via)
     return Const(None)
-
-
-#: Callables that run a function they are given, later or at once: name -> (function position, arguments position,
-#: keyword names). ``None`` as arguments position means "the remaining positional arguments".
-_DEFERRED: dict[str, tuple[int, int | None, tuple[str, str]]] = {
-    "threading.Thread": (1, 2, ("target", "args")),
-    "threading.Timer": (1, 2, ("function", "args")),
-    "multiprocessing.Process": (1, 2, ("target", "args")),
-    "multiprocessing.context.Process": (1, 2, ("target", "args")),
-    "multiprocessing.util.Finalize": (1, 2, ("callback", "args")),
-    "weakref.finalize": (1, None, ("func", "args")),
-}
-
-
-def _make_deferred(name: str) -> Handler:
-    func_pos, args_pos, (func_kw, args_kw) = _DEFERRED[name]
-
-    def handler(
-        r: Resolver, args: tuple[Value, ...], kwargs: tuple[tuple[str, Value], ...], site: Site, via: str
-    ) -> Value:
-        result = Obj(Global(*name.rsplit(".", 1)), args, kwargs, name, site)
-        r.record(name, args, kwargs, site, CALL, via, result)
-        func = args[func_pos] if len(args) > func_pos else _kw(kwargs, func_kw)
-        if func is None or (isinstance(func, Const) and func.value is None):
-            return result
-        if args_pos is None:
-            call_args: tuple[Value, ...] = args[func_pos + 1 :]
-        else:
-            given = args[args_pos] if len(args) > args_pos else _kw(kwargs, args_kw)
-            call_args = tuple(sequence_of(given) or ()) if given is not None else ()
-        r.invoke(func, call_args, (), site, "reduce", via_chain(via, f"{name} runs {render(func, 60)}"), 1)
-        return result
-
-    return handler
-
-
-for _name in _DEFERRED:
-    HANDLERS[_name] = _make_deferred(_name)
 
 
 def _payload_of(r: Resolver, value: Value, depth: int = 0) -> tuple[Value | None, str]:

@@ -280,9 +280,11 @@ def int_of(value: Value) -> int | None:
 
 
 def sequence_of(value: Value) -> list[Value] | None:
-    """Items of a tuple or list value."""
+    """Items of a tuple, list or known iterator value."""
     if isinstance(value, Tuple):
         return list(value.items)
     if isinstance(value, ListV):
+        return list(value.items)
+    if isinstance(value, Iter) and value.items is not None:
         return list(value.items)
     return None
