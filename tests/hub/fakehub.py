@@ -209,13 +209,15 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if head or not body:
                 return
+            # Counted before writing: the client may finish reading (and the test assert) before
+            # this thread runs again after the write.
+            if count_key is not None:
+                with hub.lock:
+                    hub.bytes_sent[count_key] += len(body)
             try:
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 return
-            if count_key is not None:
-                with hub.lock:
-                    hub.bytes_sent[count_key] += len(body)
 
         def _json(
             self, value: Any, status: int = 200, headers: dict[str, str] | None = None, head: bool = False

@@ -62,13 +62,14 @@ def _all_const_keys(d: DictV) -> bool:
     return all(isinstance(k, Const) for k, _ in d.items)
 
 
-def _dict_find(d: DictV, key: Value) -> int | None:
+def dict_find(d: DictV, key: Value) -> int | None:
     """Index of the last pair whose key is the known constant ``key``."""
     if not isinstance(key, Const):
         return None
     for i in range(len(d.items) - 1, -1, -1):
         k = d.items[i][0]
-        if isinstance(k, Const) and type(k.value) is type(key.value) and k.value == key.value:
+        # Equal keys are one key in a real dict (1, 1.0 and True too); str and bytes never are.
+        if isinstance(k, Const) and k.value == key.value:
             return i
     return None
 
@@ -116,7 +117,7 @@ def _list_method(r: Resolver, obj: ListV, method: str, args: tuple[Value, ...]) 
 
 def _dict_method(r: Resolver, obj: DictV, method: str, args: tuple[Value, ...]) -> Value | None:
     key = args[0] if args else None
-    found = _dict_find(obj, key) if key is not None else None
+    found = dict_find(obj, key) if key is not None else None
     missing = found is None and key is not None and isinstance(key, Const) and _all_const_keys(obj)
     if method in ("get", "__getitem__", "pop", "setdefault") and key is not None:
         if found is not None:

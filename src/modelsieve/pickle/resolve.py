@@ -567,9 +567,11 @@ class Resolver:
         if part is not None and isinstance(obj, Const) and isinstance(obj.value, (str, bytes)):
             return Const(obj.value[part])
         if isinstance(obj, DictV):
-            k = text_of(key)
-            found = obj.get(k) if k is not None else None
-            return found if found is not None else Unknown("dict lookup")
+            index = containers.dict_find(obj, key)
+            return obj.items[index][1] if index is not None else Unknown("dict lookup")
+        if part is not None and isinstance(obj, (Tuple, ListV)) and self.charge(len(obj.items)):
+            picked = list(obj.items[part])
+            return ListV(picked) if isinstance(obj, ListV) else Tuple(tuple(picked))
         seq = sequence_of(obj)
         idx = int_of(key)
         if seq is not None and idx is not None and -len(seq) <= idx < len(seq):
