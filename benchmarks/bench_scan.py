@@ -59,6 +59,8 @@ def measure(cmd: list[str], timeout: float) -> Measurement | str:
             text=True,
             timeout=timeout + 30,
             check=False,
+            # Peers may drop report files in their working directory (fickling: safety_results.json).
+            cwd=tempfile.gettempdir(),
         )
         data = json.loads(out.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):

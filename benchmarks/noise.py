@@ -103,7 +103,8 @@ _PEER_CODES = {
 def run_peer(name: str, cmd: list[str], path: Path) -> str:
     argv = [a.replace("{path}", str(path)) for a in cmd]
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        # Peers may drop report files in their working directory (fickling: safety_results.json).
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired:
         return "timeout"
     except OSError as exc:

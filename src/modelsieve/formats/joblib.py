@@ -22,27 +22,12 @@ _WRAPPER = b"NumpyArrayWrapper"
 _ZF_PREFIX = b"ZF"
 # joblib pads the hexadecimal length to len(hex(2**64)) characters.
 _ZF_HEADER = 2 + 19
-_SNIFF_WINDOW = 1 << 20
 
 
 def _engine():  # type: ignore[no-untyped-def]
     from modelsieve import pickle as engine
 
     return engine
-
-
-def _mentions_wrapper(artifact: Artifact, head: bytes, budget: int) -> bool:
-    if _WRAPPER in head:
-        return True
-    pos = len(head) - len(_WRAPPER)
-    while 0 < pos < min(artifact.size, budget):
-        window = artifact.read_at(pos, _SNIFF_WINDOW + len(_WRAPPER))
-        if _WRAPPER in window:
-            return True
-        if len(window) <= len(_WRAPPER):
-            return False
-        pos += _SNIFF_WINDOW
-    return False
 
 
 def _is_zfile(head: bytes) -> bool:
@@ -63,14 +48,14 @@ class JoblibScanner:
     def sniff(self, head: bytes, artifact: Artifact) -> bool:
         if _is_zfile(head):
             return True
-        # The 4 MiB window bounds the cost of sniffing plain pickles that are not joblib dumps.
-        return bool(_engine().looks_like_pickle(head)) and _mentions_wrapper(artifact, head, 4 * 1024**2)
+        # Only the head is searched so plain pickles cost nothing extra; a dump whose first array
+        # comes later is recognised by the raw-pickle scanner from the globals it references.
+        return _WRAPPER in head and bool(_engine().looks_like_pickle(head))
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> Analysis:
         if _is_zfile(artifact.head(_ZF_HEADER + 2)):
             return self._scan_zfile(artifact, ctx)
-        inner = _engine().analyse_pickle(artifact, ctx, multiple=True, joblib_arrays=True)
-        return Analysis(formats=(self.name,)).merge(inner)
+        return Analysis(formats=(self.name,)).merge(_engine().analyse_joblib(artifact, ctx))
 
     def _scan_zfile(self, artifact: Artifact, ctx: ScanContext) -> Analysis:
         loc = artifact.location

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modelsieve.formats.base import ScanContext
-from modelsieve.model import Analysis
+from modelsieve.model import Analysis, Effect
 from modelsieve.source import Artifact
 
 
@@ -18,9 +18,14 @@ class RawPickleScanner:
         return looks_like_pickle(head)
 
     def scan(self, artifact: Artifact, ctx: ScanContext) -> Analysis:
-        from modelsieve.pickle import analyse_pickle
+        from modelsieve.pickle import analyse_joblib, analyse_pickle, mentions_wrapper
 
-        return analyse_pickle(artifact, ctx)
+        plain = analyse_pickle(artifact, ctx)
+        # A joblib dump whose first array comes after the sniffed head: the plain reading broke
+        # on array bytes, so read it the way joblib.load does as well.
+        if mentions_wrapper(plain) and any(f.effect is Effect.INCONCLUSIVE for f in plain.findings):
+            return Analysis(formats=("joblib",)).merge(analyse_joblib(artifact, ctx, plain))
+        return plain
 
 
 SCANNER = RawPickleScanner()

@@ -521,7 +521,10 @@ class Resolver:
             self.record(None, (key,), (), site, CALL, via_chain(via, f"{target} with a computed key"))
             return Unknown("namespace lookup with computed key")
         result: Value
-        result = self.module_ref(name, site) if not ns.module else self.get_attr(ModuleRef(ns.module), name, site)
+        if not ns.module:
+            result = self.module_hijacks.get(name) or self.module_ref(name, site)
+        else:
+            result = self.get_attr(ModuleRef(ns.module), name, site)
         self._ref(result, site)
         self.record(target, (key,), (), site, RESOLVER, via, result)
         return result
