@@ -148,6 +148,14 @@ def scan(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show clean files and INFO findings.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress display on a terminal.")] = True,
+    hash_files: Annotated[
+        bool,
+        typer.Option(
+            "--hash",
+            help="sha256 of every file in the report (by default only files up to 16 MiB, or all of them "
+            "when a baseline or the triage database needs it).",
+        ),
+    ] = False,
     record: Annotated[bool, typer.Option("--record", help="Store this scan in the triage database.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Triage database URL (default: $MODELSIEVE_DB).")] = None,
 ) -> None:
@@ -177,7 +185,7 @@ def scan(
         jobs=jobs,
         cluster=cluster,
         # Baselines match files by sha256, so every file must be hashed whatever its size.
-        always_hash=accepted is not None or write_baseline is not None,
+        always_hash=hash_files or accepted is not None or write_baseline is not None,
     )
     from modelsieve.triage import cli as triage_cli
 

@@ -8,8 +8,8 @@ import random
 
 import pytest
 from fakehub import FakeHub
+from hubrepos import BIG_TENSOR_ELEMENTS
 
-from conftest import BIG_TENSOR_ELEMENTS
 from modelsieve.hub.remote import BudgetExceeded, HttpRangeFetcher, RemoteFile, RemoteReadError
 from modelsieve.limits import Limits
 from modelsieve.model import Location

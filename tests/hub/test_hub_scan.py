@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from fakehub import FakeFile, FakeHub, FakeRepo
+from hubrepos import malicious_pickle, torch_state_dict_bytes
 
-from conftest import malicious_pickle, torch_state_dict_bytes
 from modelsieve.hub.client import HubConfig
 from modelsieve.hub.scan import HubOptions, scan, scan_repo
 from modelsieve.model import FileResult, Verdict

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import SAFE_STATUS, UNSAFE_STATUS
+from hubrepos import SAFE_STATUS, UNSAFE_STATUS
+
 from modelsieve.hub.status import RepoSecurity, parse_file_status, parse_repo_status
 
 # The shape older answers used (``safe``, ``avScan.virusFound``, ``highestSafetyLevel`` + ``imports``).
