@@ -108,6 +108,78 @@ def make_small_folder(folder: Path, count: int) -> None:
             (folder / f"data_{i}.pkl").write_bytes(pickle.dumps({"w": rng.standard_normal(64)}, protocol=2))
 
 
+def make_realistic_folder(folder: Path, count: int) -> None:
+    """Model files of a few MB each: torch checkpoints, .npy arrays, pickles of arrays."""
+    import numpy as np
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        kind = i % 3
+        if kind == 0:
+            torch.save({f"layer{j}.weight": torch.randn(256, 256) for j in range(20)}, folder / f"model_{i}.pt")
+        elif kind == 1:
+            np.save(folder / f"array_{i}.npy", rng.standard_normal(600_000))
+        else:
+            payload = {"w": rng.standard_normal(600_000), "meta": {"step": i}}
+            (folder / f"data_{i}.pkl").write_bytes(pickle.dumps(payload, protocol=4))
+
+
+def make_other_formats(folder: Path, megabytes: int) -> None:
+    """One file per non-pickle format: safetensors, GGUF with a chat template, ONNX with external
+    data, Keras v3 and HDF5, compressed joblib of a scikit-learn model."""
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(2)
+    big = np.zeros(megabytes * 1024**2 // 4, dtype=np.float32)
+    from safetensors.numpy import save_file
+
+    save_file(
+        {"embed.weight": big, "head.weight": rng.standard_normal((64, 64)).astype(np.float32)},
+        str(folder / "model.safetensors"),
+    )
+    import gguf
+
+    writer = gguf.GGUFWriter(str(folder / "model.gguf"), "llama")
+    writer.add_chat_template(
+        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] | trim }}{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    )
+    writer.add_tensor("token_embd.weight", big)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(big.reshape(-1, 1024), name="W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, big.size // 1024])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1024])],
+        [weight],
+    )
+    onnx.save_model(
+        helper.make_model(graph), str(folder / "model.onnx"), save_as_external_data=True, location="model.onnx.data"
+    )
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(8)])
+    model.save(folder / "model.keras")
+    model.save(folder / "model.h5")
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier
+
+    x = rng.standard_normal((500, 8))
+    forest = RandomForestClassifier(n_estimators=50, random_state=0).fit(x, (x[:, 0] > 0).astype(int))
+    joblib.dump(forest, folder / "forest.joblib", compress=3)
+
+
 def startup_time(runs: int = 10) -> float:
     best = float("inf")
     for _ in range(runs):
@@ -122,6 +194,7 @@ def main() -> None:
     parser.add_argument("--big-gb", type=float, default=2.0)
     parser.add_argument("--pickle-mb", type=int, default=200)
     parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--other-mb", type=int, default=500, help="size of the big tensor in the other formats")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -135,6 +208,14 @@ def main() -> None:
             lambda p: make_array_pickle(p, args.pickle_mb),
         ),
         f"folder of {args.files} small model files": (work / "folder", lambda p: make_small_folder(p, args.files)),
+        f"folder of {args.files} files of ~5 MB": (
+            work / "realistic",
+            lambda p: make_realistic_folder(p, args.files),
+        ),
+        f"other formats ({args.other_mb} MB tensors)": (
+            work / "formats",
+            lambda p: make_other_formats(p, args.other_mb),
+        ),
     }
     for _label, (path, make) in inputs.items():
         if not path.exists():

@@ -17,7 +17,7 @@ from modelsieve.dispatch import analyse, make_context
 from modelsieve.loading import MAX_INDEX_BYTES, loaded_by_default, shard_names, unloaded_reasons
 from modelsieve.model import Analysis, FileResult, Finding, Location, Report, SkippedItem
 from modelsieve.options import ScanOptions
-from modelsieve.rules import general
+from modelsieve.rules import formats_rules, general
 from modelsieve.rules.base import Rule
 from modelsieve.rules.catalog import RULESET_VERSION
 from modelsieve.source import Artifact
@@ -52,7 +52,7 @@ def scan(
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     files, skipped = expand(targets)
-    results = _weigh(files, _scan_all(files, options, progress), baseline)
+    results = _weigh(files, _label_companion_data(files, _scan_all(files, options, progress)), baseline)
     return build_report(targets, results, skipped, options, started, t0)
 
 
@@ -217,6 +217,47 @@ def _weigh(files: list[FileTarget], results: list[FileResult], baseline: Baselin
         reason = reasons.get(i)
         result = dataclasses.replace(result, loaded_by_default=reason is None, unloaded_reason=reason)
         out.append(baseline.apply(result) if baseline is not None else result)
+    return out
+
+
+def _label_companion_data(files: list[FileTarget], results: list[FileResult]) -> list[FileResult]:
+    """Raw tensor files a scanned model names as its external data are that model's data, not unknown
+    content: an ONNX folder must not come out "not analysed" because of its ``model.onnx.data``."""
+    owners: dict[str, str] = {}
+    for target, result in zip(files, results, strict=True):
+        for f in result.findings:
+            if f.rule_id == formats_rules.ONNX_EXTERNAL_DATA.id:
+                path = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(target.path)), f.subject))
+                owners.setdefault(path, target.display)
+    if not owners:
+        return results
+    out = []
+    for target, result in zip(files, results, strict=True):
+        owner = owners.get(os.path.abspath(target.path))
+        if (
+            owner is not None
+            and result.formats == ("unknown",)
+            and {f.rule_id for f in result.findings}
+            <= {
+                general.NOT_ANALYSED.id,
+                general.UNRECOGNISED_MODEL.id,
+            }
+        ):
+            label = formats_rules.ONNX_EXTERNAL_DATA.finding(
+                Location(target.display),
+                f"raw tensor data read by {owner}; holds no code",
+                subject=PurePosixPath(target.relative).name,
+            )
+            verdict, reasons = file_verdict((label,))
+            result = dataclasses.replace(
+                result,
+                formats=("onnx-external-data",),
+                findings=(label,),
+                verdict=verdict,
+                reasons=reasons,
+                status=auto_status(verdict, (label,)),
+            )
+        out.append(result)
     return out
 
 

@@ -77,6 +77,29 @@ def test_external_data_in_subfolder_is_clean(tmp_path: Path) -> None:
     assert scan_one(tmp_path / "data" / "weights.bin").verdict < Verdict.SUSPICIOUS
 
 
+def test_folder_with_external_data_is_clean_and_labels_the_data_file(tmp_path: Path) -> None:
+    import modelsieve
+    from modelsieve.cli import exit_code
+
+    (tmp_path / "data").mkdir()
+    model = tmp_path / "ext.onnx"
+    onnx.save_model(_add_relu(), str(model), save_as_external_data=True, location="data/weights.bin", size_threshold=0)
+    stray = tmp_path / "stray.bin"
+    stray.write_bytes(np.random.default_rng(0).standard_normal(64).astype(np.float32).tobytes())
+    report = modelsieve.scan(tmp_path)
+    by_name = {Path(r.path).name: r for r in report.results}
+    assert of_rule(by_name["ext.onnx"], "ONX005")[0].subject == "data/weights.bin"
+    data = by_name["weights.bin"]
+    assert data.formats == ("onnx-external-data",) and data.verdict is Verdict.CLEAN
+    assert "ext.onnx" in data.findings[0].message
+    # Bytes no model names stay "not analysed": only the model's own data is vouched for.
+    assert by_name["stray.bin"].verdict is Verdict.NOT_ANALYSED
+    stray.unlink()
+    report = modelsieve.scan(tmp_path)
+    assert report.summary.verdict is Verdict.CLEAN
+    assert exit_code(report) == 0
+
+
 def test_cve_2022_25882_traversal_is_onx001(tmp_path: Path) -> None:
     path = _external(tmp_path, "../../etc/passwd")
     result = scan_one(path)

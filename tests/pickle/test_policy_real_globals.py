@@ -274,7 +274,9 @@ def test_pandas_expression_evaluator_is_a_dangerous_call() -> None:
         ("pathlib.PosixPath", Safety.SAFE),
         # a single "*" stays within one dotted part: what an allowed module imports is not allowed with it
         ("joblib._store_backends.numpy_pickle.load", Safety.UNKNOWN),
-        ("joblib._store_backends.FileSystemStoreBackend.load_item", Safety.UNKNOWN),
+        # ... nor is a method of an allowed store class (load_item unpickles a file: denied on its own)
+        ("joblib._store_backends.FileSystemStoreBackend.load_item", Safety.DANGEROUS),
+        ("joblib._store_backends.FileSystemStoreBackend.some_helper", Safety.UNKNOWN),
         ("datetime.sys.exit", Safety.UNKNOWN),
         ("transformers.trainer_utils.find_executable_batch_size", Safety.UNKNOWN),
     ],

@@ -358,13 +358,14 @@ def _check(model: Any, loc: Location, ctx: ScanContext) -> list[Finding]:
                     text.append((f"node: {node.name or node.op_type}", attr.s.decode("utf-8", "replace")))
                 for s in attr.strings:
                     text.append((f"node: {node.name or node.op_type}", s.decode("utf-8", "replace")))
+    data_files: dict[str, str] = {}
     for function in model.functions:
         for tensor in _node_tensors(function.node):
-            findings.extend(_external(tensor, loc))
+            findings.extend(_external(tensor, loc, data_files))
     for where, graph in all_graphs:
         text.append((where, graph.doc_string))
         for tensor in _tensors(graph):
-            findings.extend(_external(tensor, loc))
+            findings.extend(_external(tensor, loc, data_files))
             for s in tensor.string_data:
                 text.append((f"tensor: {tensor.name}", s.decode("utf-8", "replace")))
     findings.extend(_indicators(text, loc))
@@ -402,14 +403,26 @@ def _node(
     ]
 
 
-def _external(tensor: Any, loc: Location) -> list[Finding]:
+def _external(tensor: Any, loc: Location, data_files: dict[str, str]) -> list[Finding]:
+    """Findings for one tensor's external data; ``data_files`` collects the benign locations seen."""
     entries = {e.key: e.value for e in tensor.external_data}
     if tensor.data_location != 1 and not entries:
         return []
     location = entries.get("location", "")
     problem = location_problem(location) or _symlink_problem(location, loc)
     if problem is None:
-        return []
+        if location in data_files:
+            return []
+        data_files[location] = tensor.name
+        # Named once per file so a folder scan can tell this model's data apart from unknown bytes.
+        return [
+            fr.ONNX_EXTERNAL_DATA.finding(
+                loc.at(detail=f"tensor: {tensor.name}"),
+                f"tensor data is read from {location!r} beside the model",
+                subject=location,
+                evidence=f"external_data location={location!r}",
+            )
+        ]
     kind, why = problem
     rule = fr.ONNX_EXTERNAL_TRAVERSAL if kind == "traversal" else fr.ONNX_EXTERNAL_ABSOLUTE
     return [

@@ -559,3 +559,70 @@ def instantiate(
         label = via_chain(via, f"class {name} made by builtins.type runs {dunder} on its instance")
         r.invoke(func, dunder_args(dunder, args, kwargs), (), site, "reduce", label, depth + 1)
     return instance
+
+
+# ---------------------------------------------------------------- objects whose __call__ runs what they hold
+#: Classes whose instances, called, call the function they hold with the same arguments:
+#: class -> (attribute holding it, constructor positions, constructor keywords).
+FORWARDERS: dict[str, tuple[str, tuple[int, ...], tuple[str, ...]]] = {
+    "sklearn.utils.parallel._FuncWrapper": ("function", (0,), ("function",)),
+    "sklearn.utils.fixes._FuncWrapper": ("function", (0,), ("function",)),
+    "joblib._parallel_backends.SafeFunction": ("func", (0,), ("func",)),
+    "joblib.memory.MemorizedFunc": ("func", (0,), ("func",)),
+    "joblib.memory.NotMemorizedFunc": ("func", (0,), ("func",)),
+    "joblib.memory.AsyncMemorizedFunc": ("func", (0,), ("func",)),
+    # What Memory(...).cache(func) returns: a (Not)MemorizedFunc of func (the method call's own arguments).
+    "joblib.memory.Memory.cache": ("func", (0,), ("func",)),
+}
+#: Classes whose instances, called, run every ``(function, args, kwargs)`` job of an iterable:
+#: class -> where the jobs are (the call's first argument, or the constructor's first argument).
+RUNNERS: dict[str, str] = {
+    "sklearn.utils.parallel.Parallel": "call",
+    "sklearn.utils.fixes.Parallel": "call",
+    "joblib.Parallel": "call",
+    "joblib.parallel.Parallel": "call",
+    "joblib.parallel.BatchedCalls": "init",
+}
+
+
+def _held(obj: Obj, attribute: str, positions: tuple[int, ...], keywords: tuple[str, ...]) -> Value | None:
+    found = obj.attrs.get(attribute)
+    if found is not None:
+        return found
+    found = next((obj.args[p] for p in positions if len(obj.args) > p), None)
+    if found is None:
+        found = next((v for k, v in obj.kwargs if k in keywords), None)
+    return found if found is not None and callable_like(found) else None
+
+
+def forward_call(
+    r: Resolver, obj: Obj, args: tuple[Value, ...], kwargs: Kwargs, site: Site, via: str, depth: int
+) -> Value | None:
+    """Run what ``obj(*args, **kwargs)`` runs when ``obj`` is a known call-forwarding wrapper or job runner;
+    None when its class is not one."""
+    cls = obj.target or ""
+    if cls in FORWARDERS:
+        func = _held(obj, *FORWARDERS[cls])
+        if func is None:
+            return None
+        return r.invoke(
+            func, args, kwargs, site, "reduce", via_chain(via, f"{cls} forwards to {render(func, 60)}"), depth + 1
+        )
+    where = RUNNERS.get(cls)
+    if where is None:
+        return None
+    source = (args[0] if args else None) if where == "call" else (obj.args[0] if obj.args else None)
+    jobs = items_of(source) if source is not None else None
+    if not jobs:
+        return None
+    results: list[Value] = []
+    for job in list(jobs)[:MAX_DUNDERS]:
+        parts = sequence_of(job)
+        if not parts:
+            continue
+        call_args = tuple(sequence_of(parts[1]) or ()) if len(parts) > 1 else ()
+        named = parts[2] if len(parts) > 2 else None
+        call_kwargs = tuple((text_of(k) or "?", v) for k, v in named.items) if isinstance(named, DictV) else ()
+        label = via_chain(via, f"{cls} runs the job {render(parts[0], 60)}")
+        results.append(r.invoke(parts[0], call_args, call_kwargs, site, "reduce", label, depth + 1))
+    return ListV(results)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from modelsieve.model import Behaviour, BehaviourKind, CallRecord, Effect, Finding, Location, Severity
 from modelsieve.pickle.behaviour import describe, indicators_of
 from modelsieve.pickle.render import clip, render_args, texts_in
-from modelsieve.pickle.trace import CALL, LOADER, METHOD, NEW, PURE, RESOLVER, CallEvent, Trace
+from modelsieve.pickle.trace import BOUND, CALL, LOADER, METHOD, NEW, PURE, RESOLVER, CallEvent, Trace
 from modelsieve.pickle.values import Global, ModuleRef, Site
 from modelsieve.rules import pickle_rules as rules
 from modelsieve.rules.base import Rule
@@ -113,6 +113,9 @@ class FindingBuilder:
                     ),
                 )
             return
+        if ev.role == BOUND:
+            self._bound(ev, out, evidence, args_text)
+            return
         cls = self.policy.classify(ev.target)
         shown = ev.shown or ev.target
         if (
@@ -182,6 +185,27 @@ class FindingBuilder:
                 )
             elif cls.safety is Safety.UNKNOWN:
                 self._needs_code(_module_of(ev.target), ev, out, f"instantiates {ev.target}")
+
+    def _bound(self, ev: CallEvent, out: list[Finding], evidence: str, args_text: str) -> None:
+        """A method called on an object the stream built: benign files store bound methods but do not call them,
+        so every call is reported unless ``Class.method`` is an allowed method (dangerous ones are CALL events)."""
+        target = ev.target or "?"
+        if self.policy.method_allowed(target):
+            return
+        self._texts(ev)
+        self._add(
+            out,
+            ("PKL003", target),
+            rules.UNKNOWN_CALL.finding(
+                self.loc(ev.site),
+                f"loading calls method {target}{clip(args_text, 160)} of an object it built, "
+                "which is not on the allow-list",
+                subject=target,
+                evidence=evidence,
+                behaviour=Behaviour(BehaviourKind.OTHER, f"calls method {target}{clip(args_text, 120)}"),
+                indicators=indicators_of(ev.args, ev.kwargs),
+            ),
+        )
 
     def _needs_code(self, module: str, ev: CallEvent, out: list[Finding], what: str) -> None:
         if self.policy.is_stdlib(module):

@@ -28,7 +28,7 @@ from modelsieve.pickle.handlers import (
     via_chain,
 )
 from modelsieve.pickle.render import name_of, render
-from modelsieve.pickle.trace import CALL, METHOD, NEW, PURE, RESOLVER, CallEvent, NestedPayload, Note, Trace
+from modelsieve.pickle.trace import BOUND, CALL, METHOD, NEW, PURE, RESOLVER, CallEvent, NestedPayload, Note, Trace
 from modelsieve.pickle.values import (
     Attr,
     Code,
@@ -417,8 +417,7 @@ class Resolver:
         if isinstance(func, Obj) and "__call__" in func.attrs:
             return self.invoke(func.attrs["__call__"], args, kwargs, site, how, via, depth + 1)
         if isinstance(func, Obj) and func.target is not None:
-            self.record(f"{func.target}.__call__", args, kwargs, site, METHOD, via_chain(via, "calls a built object"))
-            return Unknown("result of calling an object")
+            return self._call_object(func, func.target, args, kwargs, site, via, depth)
         if isinstance(func, Unknown) and func.reason.startswith(_REFUSED):
             # Loading already failed at the refused global; the loader never gets here (reported there).
             return Unknown("result of a call after loading failed")
@@ -504,15 +503,41 @@ class Resolver:
             if obj.target in DOWNLOADERS and method in ("read", "json", "readlines", "readline", "read1"):
                 self.record(f"{obj.target}.{method}", args, kwargs, site, METHOD, via_chain(via, label))
                 return Downloaded(url_of(obj))
+            if obj.target is not None and method == "__call__":
+                return self._call_object(obj, obj.target, args, kwargs, site, via, depth)
             if obj.target is not None:
                 target = f"{obj.target}.{method}"
                 safety = self.policy.classify(target).safety
-                role = CALL if safety is Safety.DANGEROUS else METHOD
+                role = CALL if safety is Safety.DANGEROUS else BOUND
                 result = Obj(Attr(obj, method), args, kwargs, target, site)
                 self.record(target, args, kwargs, site, role, via_chain(via, f"method of {render(obj, 80)}"), result)
                 return result
         self.record(None, args, kwargs, site, CALL, via_chain(via, f"calls {label}"))
         return Unknown("result of unresolved method call")
+
+    def _call_object(
+        self,
+        obj: Obj,
+        cls: str,
+        args: tuple[Value, ...],
+        kwargs: tuple[tuple[str, Value], ...],
+        site: Site,
+        via: str,
+        depth: int,
+    ) -> Value:
+        """``obj(*args)``: its class's ``__call__``; wrappers that forward the call to a function they hold run it."""
+        target = f"{cls}.__call__"
+        role = CALL if self.policy.classify(target).safety is Safety.DANGEROUS else BOUND
+        label = via_chain(via, f"calls a built {cls} object")
+        before = len(self.trace.calls)
+        self.record(target, args, kwargs, site, role, label, Obj(Attr(obj, "__call__"), args, kwargs, target, site))
+        forwarded = callers.forward_call(self, obj, args, kwargs, site, label, depth)
+        if forwarded is None:
+            return Unknown("result of calling an object")
+        if before < len(self.trace.calls) and self.trace.calls[before].target == target:
+            # The wrapper only chooses what runs; the forwarded call is the one reported.
+            self.trace.calls[before] = replace(self.trace.calls[before], role=RESOLVER)
+        return forwarded
 
     def _namespace_get(self, ns: Namespace, key: Value, site: Site, via: str) -> Value:
         name = text_of(key)

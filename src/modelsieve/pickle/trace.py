@@ -17,6 +17,7 @@ RESOLVER = "resolver"  # getattr/import_module/attrgetter...: chooses another ob
 PURE = "pure"  # data transform (decoding, string ops) computed by the emulation
 LOADER = "loader"  # deserialises an embedded payload
 METHOD = "method"  # implicit method call on a built object (APPEND/SETITEM on a non-container)
+BOUND = "bound"  # explicit call of a method fetched from a built object (getattr(obj, 'm')(...), obj(...))
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,21 @@ ONNX_PYTHON_OP = Rule(
     area="onnx",
 )
 
+ONNX_EXTERNAL_DATA = Rule(
+    id="ONX005",
+    title="ONNX model reads tensor data from a file beside it",
+    severity=Severity.INFO,
+    confidence=Confidence.HIGH,
+    effect=Effect.NONE,
+    cwe=None,
+    description=(
+        "A tensor's bytes live in an external data file inside the model folder. The file holds raw tensor data, "
+        "not code; a folder scan labels it as this model's data instead of 'not analysed'."
+    ),
+    remediation="None needed.",
+    area="onnx",
+)
+
 GGUF_TEMPLATE_EXECUTES = Rule(
     id="GGF001",
     title="Chat template runs code when rendered",
@@ -379,6 +394,7 @@ _OWN_RULES: tuple[Rule, ...] = (
     ONNX_EXTERNAL_ABSOLUTE,
     ONNX_CUSTOM_DOMAIN,
     ONNX_PYTHON_OP,
+    ONNX_EXTERNAL_DATA,
     GGUF_TEMPLATE_EXECUTES,
     GGUF_TEMPLATE_INTERNALS,
     GGUF_TEMPLATE_SANDBOX,

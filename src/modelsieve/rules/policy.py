@@ -86,6 +86,9 @@ class Policy:
     renamed_attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     #: Wildcard keys of ``shapes``, most specific (longest) first.
     shape_patterns: tuple[tuple[str, CallShape], ...] = ()
+    #: ``Class.method`` calls benign files make on objects they built (``allow.toml`` ``methods``; wildcards as names).
+    allow_methods: frozenset[str] = frozenset()
+    allow_method_patterns: tuple[str, ...] = ()
     #: Memo of ``classify`` answers (the data above never changes after loading).
     _cache: dict[str, Classification] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -151,6 +154,12 @@ class Policy:
             if len(self._cache) < 100_000:
                 self._cache[name] = found
         return found
+
+    def method_allowed(self, name: str) -> bool:
+        """Whether calling ``name`` (``Class.method``) on an object the stream built is allowed."""
+        if name in self.allow_methods or any(glob(p).fullmatch(name) for p in self.allow_method_patterns):
+            return True
+        return self.classify(name).safety is Safety.SAFE
 
     def shape(self, name: str) -> CallShape | None:
         """How the arguments of the canonical callable ``name`` map to what it does, when the policy says."""
@@ -265,6 +274,7 @@ def load_policy() -> Policy:
     deny = _read("deny.toml")
     aliases = _read("aliases.toml")
     names = _strings(allow.get("names", []))
+    methods = _strings(allow.get("methods", []))
     deny_exact: dict[str, BehaviourKind] = {}
     deny_patterns: list[tuple[str, BehaviourKind]] = []
     for key, kind in _table(deny.get("dangerous", {})).items():
@@ -287,6 +297,8 @@ def load_policy() -> Policy:
         allow_exact=frozenset(n for n in names if "*" not in n),
         allow_patterns=tuple(n for n in names if "*" in n),
         class_prefixes=tuple(_strings(allow.get("class_prefixes", []))),
+        allow_methods=frozenset(m for m in methods if "*" not in m),
+        allow_method_patterns=tuple(m for m in methods if "*" in m),
         deny_exact=MappingProxyType(deny_exact),
         deny_patterns=tuple(deny_patterns),
         shapes=MappingProxyType({k: v for k, v in shapes.items() if "*" not in k}),
