@@ -55,11 +55,11 @@ def download_exec_pickle(url: str) -> bytes:
 def torch_like_zip(data_pkl: bytes, top: str = "archive") -> bytes:
     """A PyTorch-style zip checkpoint layout around the given data.pkl."""
     buf = io.BytesIO()
+    members = {"data.pkl": data_pkl, "byteorder": b"little", ".data/version": b"3\n", "version": b"3\n"}
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(f"{top}/data.pkl", data_pkl)
-        zf.writestr(f"{top}/byteorder", "little")
-        zf.writestr(f"{top}/.data/version", "3\n")
-        zf.writestr(f"{top}/version", "3\n")
+        for name, data in members.items():
+            # A fixed timestamp keeps regenerated examples byte-identical.
+            zf.writestr(zipfile.ZipInfo(f"{top}/{name}", date_time=(2026, 1, 1, 0, 0, 0)), data)
     return buf.getvalue()
 
 
@@ -99,7 +99,7 @@ def make_benign(out: Path) -> None:
 
         torch.manual_seed(0)
         net = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-        torch.save(net.state_dict(), good / "pytorch_model.bin")
+        torch.save(net.state_dict(), good / "state_dict.pt")
     except ImportError:
         pass
     try:

@@ -561,18 +561,26 @@ def instantiate(
     return instance
 
 
-# ---------------------------------------------------------------- objects whose __call__ runs what they hold
-#: Classes whose instances, called, call the function they hold with the same arguments:
-#: class -> (attribute holding it, constructor positions, constructor keywords).
-FORWARDERS: dict[str, tuple[str, tuple[int, ...], tuple[str, ...]]] = {
-    "sklearn.utils.parallel._FuncWrapper": ("function", (0,), ("function",)),
-    "sklearn.utils.fixes._FuncWrapper": ("function", (0,), ("function",)),
-    "joblib._parallel_backends.SafeFunction": ("func", (0,), ("func",)),
-    "joblib.memory.MemorizedFunc": ("func", (0,), ("func",)),
-    "joblib.memory.NotMemorizedFunc": ("func", (0,), ("func",)),
-    "joblib.memory.AsyncMemorizedFunc": ("func", (0,), ("func",)),
+# ---------------------------------------------------------------- objects whose methods run what they hold
+#: ``(class, method)`` pairs that call a function the object holds with the method's own arguments:
+#: -> (attribute holding it, constructor positions, constructor keywords). ``__call__`` is calling the object.
+FORWARDERS: dict[tuple[str, str], tuple[str, tuple[int, ...], tuple[str, ...]]] = {
+    ("sklearn.utils.parallel._FuncWrapper", "__call__"): ("function", (0,), ("function",)),
+    ("sklearn.utils.fixes._FuncWrapper", "__call__"): ("function", (0,), ("function",)),
+    ("joblib._parallel_backends.SafeFunction", "__call__"): ("func", (0,), ("func",)),
+    ("joblib.memory.MemorizedFunc", "__call__"): ("func", (0,), ("func",)),
+    ("joblib.memory.NotMemorizedFunc", "__call__"): ("func", (0,), ("func",)),
+    ("joblib.memory.AsyncMemorizedFunc", "__call__"): ("func", (0,), ("func",)),
     # What Memory(...).cache(func) returns: a (Not)MemorizedFunc of func (the method call's own arguments).
-    "joblib.memory.Memory.cache": ("func", (0,), ("func",)),
+    ("joblib.memory.Memory.cache", "__call__"): ("func", (0,), ("func",)),
+    # FunctionTransformer(func, inverse_func): transform(X) is func(X) (validate=False passes X through).
+    ("sklearn.preprocessing._function_transformer.FunctionTransformer", "transform"): ("func", (0,), ("func",)),
+    ("sklearn.preprocessing._function_transformer.FunctionTransformer", "fit_transform"): ("func", (0,), ("func",)),
+    ("sklearn.preprocessing._function_transformer.FunctionTransformer", "inverse_transform"): (
+        "inverse_func",
+        (1,),
+        ("inverse_func",),
+    ),
 }
 #: Classes whose instances, called, run every ``(function, args, kwargs)`` job of an iterable:
 #: class -> where the jobs are (the call's first argument, or the constructor's first argument).
@@ -587,28 +595,29 @@ RUNNERS: dict[str, str] = {
 
 def _held(obj: Obj, attribute: str, positions: tuple[int, ...], keywords: tuple[str, ...]) -> Value | None:
     found = obj.attrs.get(attribute)
-    if found is not None:
-        return found
-    found = next((obj.args[p] for p in positions if len(obj.args) > p), None)
+    if found is None:
+        found = next((obj.args[p] for p in positions if len(obj.args) > p), None)
     if found is None:
         found = next((v for k, v in obj.kwargs if k in keywords), None)
     return found if found is not None and callable_like(found) else None
 
 
 def forward_call(
-    r: Resolver, obj: Obj, args: tuple[Value, ...], kwargs: Kwargs, site: Site, via: str, depth: int
+    r: Resolver, obj: Obj, method: str, args: tuple[Value, ...], kwargs: Kwargs, site: Site, via: str, depth: int
 ) -> Value | None:
-    """Run what ``obj(*args, **kwargs)`` runs when ``obj`` is a known call-forwarding wrapper or job runner;
-    None when its class is not one."""
+    """Run what ``obj.method(*args, **kwargs)`` runs when it forwards to a function ``obj`` holds or runs a list of
+    jobs; None when the pair is not such a method."""
     cls = obj.target or ""
-    if cls in FORWARDERS:
-        func = _held(obj, *FORWARDERS[cls])
-        if func is None:
+    forwarder = FORWARDERS.get((cls, method))
+    if forwarder is not None:
+        func = _held(obj, *forwarder)
+        if func is None or (method != "__call__" and not args):
             return None
-        return r.invoke(
-            func, args, kwargs, site, "reduce", via_chain(via, f"{cls} forwards to {render(func, 60)}"), depth + 1
-        )
-    where = RUNNERS.get(cls)
+        label = via_chain(via, f"{cls}.{method} forwards to {render(func, 60)}")
+        # Methods of a transformer take one value (X); only __call__ passes its arguments on unchanged.
+        call_args, call_kwargs = (args, kwargs) if method == "__call__" else (args[:1], ())
+        return r.invoke(func, call_args, call_kwargs, site, "reduce", label, depth + 1)
+    where = RUNNERS.get(cls) if method == "__call__" else None
     if where is None:
         return None
     source = (args[0] if args else None) if where == "call" else (obj.args[0] if obj.args else None)

@@ -417,7 +417,7 @@ class Resolver:
         if isinstance(func, Obj) and "__call__" in func.attrs:
             return self.invoke(func.attrs["__call__"], args, kwargs, site, how, via, depth + 1)
         if isinstance(func, Obj) and func.target is not None:
-            return self._call_object(func, func.target, args, kwargs, site, via, depth)
+            return self._bound_call(func, func.target, "__call__", args, kwargs, site, via, depth)
         if isinstance(func, Unknown) and func.reason.startswith(_REFUSED):
             # Loading already failed at the refused global; the loader never gets here (reported there).
             return Unknown("result of a call after loading failed")
@@ -503,39 +503,38 @@ class Resolver:
             if obj.target in DOWNLOADERS and method in ("read", "json", "readlines", "readline", "read1"):
                 self.record(f"{obj.target}.{method}", args, kwargs, site, METHOD, via_chain(via, label))
                 return Downloaded(url_of(obj))
-            if obj.target is not None and method == "__call__":
-                return self._call_object(obj, obj.target, args, kwargs, site, via, depth)
             if obj.target is not None:
-                target = f"{obj.target}.{method}"
-                safety = self.policy.classify(target).safety
-                role = CALL if safety is Safety.DANGEROUS else BOUND
-                result = Obj(Attr(obj, method), args, kwargs, target, site)
-                self.record(target, args, kwargs, site, role, via_chain(via, f"method of {render(obj, 80)}"), result)
-                return result
+                return self._bound_call(obj, obj.target, method, args, kwargs, site, via, depth)
         self.record(None, args, kwargs, site, CALL, via_chain(via, f"calls {label}"))
         return Unknown("result of unresolved method call")
 
-    def _call_object(
+    def _bound_call(
         self,
         obj: Obj,
         cls: str,
+        method: str,
         args: tuple[Value, ...],
         kwargs: tuple[tuple[str, Value], ...],
         site: Site,
         via: str,
         depth: int,
     ) -> Value:
-        """``obj(*args)``: its class's ``__call__``; wrappers that forward the call to a function they hold run it."""
-        target = f"{cls}.__call__"
-        role = CALL if self.policy.classify(target).safety is Safety.DANGEROUS else BOUND
-        label = via_chain(via, f"calls a built {cls} object")
+        """``obj.method(*args)`` on an object of class ``cls`` built by the stream (``obj(*args)`` is ``__call__``).
+
+        Recorded as a call of ``cls.method``: dangerous ones are calls, every other one is a bound-method call
+        the findings report unless allowed. Wrappers that forward the call to a function they hold run it."""
+        target = f"{cls}.{method}"
+        dangerous = self.policy.classify(target).safety is Safety.DANGEROUS
+        how = f"calls a built {cls} object" if method == "__call__" else f"method of {render(obj, 80)}"
+        label = via_chain(via, how)
+        result = Obj(Attr(obj, method), args, kwargs, target, site)
         before = len(self.trace.calls)
-        self.record(target, args, kwargs, site, role, label, Obj(Attr(obj, "__call__"), args, kwargs, target, site))
-        forwarded = callers.forward_call(self, obj, args, kwargs, site, label, depth)
+        self.record(target, args, kwargs, site, CALL if dangerous else BOUND, label, result)
+        forwarded = callers.forward_call(self, obj, method, args, kwargs, site, label, depth)
         if forwarded is None:
-            return Unknown("result of calling an object")
-        if before < len(self.trace.calls) and self.trace.calls[before].target == target:
-            # The wrapper only chooses what runs; the forwarded call is the one reported.
+            return Unknown("result of calling an object") if method == "__call__" else result
+        if dangerous and before < len(self.trace.calls) and self.trace.calls[before].target == target:
+            # A denied wrapper (building it is reported) only chooses what runs: the forwarded call is the act.
             self.trace.calls[before] = replace(self.trace.calls[before], role=RESOLVER)
         return forwarded
 
