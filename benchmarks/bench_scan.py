@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--other-mb", type=int, default=500, help="size of the big tensor in the other formats")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--skip", action="append", default=[], help="leave this tool out (repeatable)")
     args = parser.parse_args()
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="modelsieve-bench-"))
@@ -221,10 +222,10 @@ def main() -> None:
         if not path.exists():
             make(path)
 
-    tools = {name: cmd for name, cmd in PEERS.items() if shutil.which(cmd[0])}
+    tools = {name: cmd for name, cmd in PEERS.items() if shutil.which(cmd[0]) and name not in args.skip}
     print(f"modelsieve CLI start-up (best of 10): {startup_time():.3f} s   (target < 0.15 s)")
     print(f"cores: {os.cpu_count()}   tools found: {', '.join(tools) or 'none'}")
-    missing = [name for name in PEERS if name not in tools]
+    missing = [name for name in PEERS if name not in tools and name not in args.skip]
     if missing:
         print(f"not installed: {', '.join(missing)}")
     header = f"{'input':<40}" + "".join(f"{name:>22}" for name in tools)
