@@ -41,7 +41,7 @@ def export_json(decisions: Sequence[Decision], *, exported_at: str, tool_version
         "schema_version": SCHEMA_VERSION,
         "exported_at": exported_at,
         "tool_version": tool_version,
-        "decisions": [_to_json(d) for d in decisions],
+        "decisions": [d.fields() for d in decisions],
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
@@ -77,20 +77,6 @@ def parse_import(text: str) -> list[Decision]:
         seen[d.uid] = d
         out.append(d)
     return out
-
-
-def _to_json(d: Decision) -> dict[str, Any]:
-    return {
-        "uid": d.uid,
-        "target_kind": d.kind.value,
-        "target": d.target,
-        "status": d.status.value,
-        "note": d.note,
-        "decided_by": d.decided_by,
-        "decided_at": d.decided_at,
-        "known_fingerprints": list(d.known_fingerprints) if d.known_fingerprints is not None else None,
-        "known_sha256s": list(d.known_sha256s) if d.known_sha256s is not None else None,
-    }
 
 
 def _from_json(item: object, where: str) -> Decision:

@@ -177,7 +177,7 @@ class SqlStore:
             insert = _insert_ignoring_duplicates(conn.dialect.name)
             for d in decisions:
                 # rowcount is -1 on psycopg when RETURNING is used; a returned row means a new decision.
-                added += len(conn.execute(insert, _decision_values(d)).all())
+                added += len(conn.execute(insert, d.fields()).all())
         return added
 
     @_database_errors
@@ -263,20 +263,6 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
 
         return sqlite_insert(DecisionRow).on_conflict_do_nothing(index_elements=["uid"]).returning(DecisionRow.id)
     raise TriageError(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")
-
-
-def _decision_values(d: Decision) -> dict[str, object]:
-    return {
-        "uid": d.uid,
-        "target_kind": d.kind.value,
-        "target": d.target,
-        "status": d.status.value,
-        "note": d.note,
-        "decided_by": d.decided_by,
-        "decided_at": d.decided_at,
-        "known_fingerprints": list(d.known_fingerprints) if d.known_fingerprints is not None else None,
-        "known_sha256s": list(d.known_sha256s) if d.known_sha256s is not None else None,
-    }
 
 
 def _decision(row: DecisionRow) -> Decision:

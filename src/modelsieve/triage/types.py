@@ -56,6 +56,20 @@ class Decision:
     known_fingerprints: tuple[str, ...] | None = None
     known_sha256s: tuple[str, ...] | None = None
 
+    def fields(self) -> dict[str, object]:
+        """Plain values under their stored names: one shape for the database row and the export."""
+        return {
+            "uid": self.uid,
+            "target_kind": self.kind.value,
+            "target": self.target,
+            "status": self.status.value,
+            "note": self.note,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+            "known_fingerprints": list(self.known_fingerprints) if self.known_fingerprints is not None else None,
+            "known_sha256s": list(self.known_sha256s) if self.known_sha256s is not None else None,
+        }
+
 
 @dataclass(frozen=True)
 class FindingKey:
