@@ -73,21 +73,7 @@ class ZipArchiveScanner:
                 break
             if entry.size == 0 and entry.compressed_size == 0:
                 continue
-            view = zl.stored_view(artifact, entry)
-            if view is not None:
-                result = result.merge(
-                    ctx.dispatch(artifact.child(view[0], view[1], zl.member_label(directory, entry, None)))
-                )
-                continue
-            ex = zl.extract(artifact, entry, ctx.limits)
-            try:
-                findings.extend(zl.extracted_findings(ex, entry, loc))
-                if ex.size and ex.limit_hit is None:
-                    result = result.merge(
-                        ctx.dispatch(artifact.child(ex.stream, ex.size, zl.member_label(directory, entry, None)))
-                    )
-            finally:
-                ex.stream.close()
+            result = result.merge(zl.analyse_member(artifact, entry, ctx, zl.member_label(directory, entry, None)))
         return result.merge(Analysis(findings=tuple(findings)))
 
 

@@ -187,35 +187,11 @@ class NpzScanner:
             ctx.check_time()
             if entry.is_dir or entry.size == 0:
                 continue
-            where = loc.at(offset=entry.header_offset, detail=entry.name)
-            if entry.is_encrypted:
-                findings.append(
-                    rules.ZIP_ENCRYPTED.finding(where, f"member {entry.name!r} is encrypted", subject=entry.name)
-                )
+            blocked = zl.unreadable_finding(entry, loc)
+            if blocked is not None:
+                findings.append(blocked)
                 continue
-            if not zl.supported_method(entry):
-                findings.append(
-                    rules.ZIP_UNSUPPORTED_METHOD.finding(
-                        where, f"member {entry.name!r} uses {entry.method_name}", subject=entry.name
-                    )
-                )
-                continue
-            view = zl.stored_view(artifact, entry)
-            if view is not None:
-                # Stored members are read in place: a plain array costs its header only.
-                result = result.merge(
-                    ctx.dispatch(artifact.child(view[0], view[1], zl.member_label(directory, entry, None)))
-                )
-                continue
-            ex = zl.extract(artifact, entry, ctx.limits)
-            try:
-                findings.extend(zl.extracted_findings(ex, entry, loc))
-                if ex.size:
-                    result = result.merge(
-                        ctx.dispatch(artifact.child(ex.stream, ex.size, zl.member_label(directory, entry, None)))
-                    )
-            finally:
-                ex.stream.close()
+            result = result.merge(zl.analyse_member(artifact, entry, ctx, zl.member_label(directory, entry, None)))
         return result.merge(Analysis(findings=tuple(findings)))
 
 

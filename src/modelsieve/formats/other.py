@@ -253,17 +253,7 @@ class ZipModelScanner:
                     )
                 )
                 break
-            view = zl.stored_view(artifact, entry)
-            if view is not None:
-                result = result.merge(ctx.dispatch(artifact.child(view[0], view[1], entry.name)))
-                continue
-            ex = zl.extract(artifact, entry, ctx.limits)
-            try:
-                findings.extend(zl.extracted_findings(ex, entry, loc))
-                if ex.size and ex.limit_hit is None:
-                    result = result.merge(ctx.dispatch(artifact.child(ex.stream, ex.size, entry.name)))
-            finally:
-                ex.stream.close()
+            result = result.merge(zl.analyse_member(artifact, entry, ctx, entry.name))
         return result.merge(Analysis(findings=tuple(findings)))
 
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, BinaryIO
 
+from modelsieve.formats.base import ScanContext
 from modelsieve.limits import Limits
-from modelsieve.model import Effect, Finding, Location, Severity
+from modelsieve.model import Analysis, Effect, Finding, Location, Severity
 from modelsieve.rules import containers_rules as rules
 from modelsieve.rules import general
 from modelsieve.source import Artifact, spool
@@ -854,6 +855,23 @@ def extracted_findings(ex: Extracted, entry: ZipEntry, loc: Location) -> list[Fi
     if ex.limit_hit:
         out.append(rules.ARCHIVE_BOMB.finding(where, f"member {entry.name!r}: {ex.limit_hit}", subject=entry.name))
     return out
+
+
+def analyse_member(artifact: Artifact, entry: ZipEntry, ctx: ScanContext, label: str) -> Analysis:
+    """One member analysed through dispatch: stored members are read in place (a plain array costs its
+    header only), compressed ones are decoded into a bounded spool; a decode that hit a limit is
+    reported, and its truncated bytes are not analysed."""
+    view = stored_view(artifact, entry)
+    if view is not None:
+        return ctx.dispatch(artifact.child(view[0], view[1], label))
+    ex = extract(artifact, entry, ctx.limits)
+    try:
+        found = Analysis(findings=tuple(extracted_findings(ex, entry, artifact.location)))
+        if ex.size and ex.limit_hit is None:
+            return ctx.dispatch(artifact.child(ex.stream, ex.size, label)).merge(found)
+        return found
+    finally:
+        ex.stream.close()
 
 
 def unreadable_finding(entry: ZipEntry, loc: Location) -> Finding | None:
