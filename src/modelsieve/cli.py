@@ -162,11 +162,13 @@ def scan(
     from modelsieve import baseline as baseline_mod
     from modelsieve import config as config_mod
     from modelsieve.api import scan as run_scan
-    from modelsieve.hub.hunt import expand_at_files
     from modelsieve.options import ScanOptions
     from modelsieve.verdict import Threshold, exit_status
 
-    paths = list(expand_at_files(paths))  # @FILE: targets listed one per line, e.g. by `modelsieve hunt`
+    if any(p.startswith("@") for p in paths):  # @FILE: targets listed one per line, e.g. by `modelsieve hunt`
+        from modelsieve.hub.hunt import expand_at_files
+
+        paths = list(expand_at_files(paths))
     try:
         settings = config_mod.load(config, scan_targets=paths)
         threshold = Threshold.parse(fail_on) if fail_on is not None else settings.fail_on or Threshold()

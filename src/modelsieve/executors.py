@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
-import socket
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,7 +27,12 @@ from modelsieve.options import ScanOptions
 from modelsieve.walk import FileTarget
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from modelsieve.rules.base import Rule
+
+# concurrent.futures, multiprocessing, logging and socket are imported where used: a one-file scan
+# (the common CLI case) runs serially and must not pay ~40 ms to import them.
 
 ProgressCallback = Callable[[FileResult], None]
 ScanFn = Callable[[FileTarget, ScanOptions], FileResult]
@@ -141,6 +142,9 @@ class PoolExecutor:
     def map(
         self, job: Job, files: Sequence[FileTarget], options: ScanOptions, progress: ProgressCallback | None = None
     ) -> Iterator[FileResult]:
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
         reorder = _Reorder()
         suspects: list[int] = []
         window = max(1, self.jobs) * _POOL_WINDOW_PER_WORKER
@@ -184,6 +188,9 @@ class PoolExecutor:
 
 
 def _isolated(job: Job, target: FileTarget, options: ScanOptions) -> FileResult:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     with ProcessPoolExecutor(max_workers=1) as solo:
         try:
             return solo.submit(job.scan, target, options).result()
@@ -223,6 +230,8 @@ class DaskExecutor:
 
     @contextlib.contextmanager
     def _client(self) -> Iterator[Any]:
+        import logging
+
         distributed = import_distributed()
         if self.address == LOCAL_CLUSTER:
             try:
@@ -310,6 +319,8 @@ def worker_version() -> str:
 
 def remote_scan(job: Job, target: FileTarget, options: ScanOptions) -> FileResult:
     """Run on a worker: scan one file, saying so plainly when this worker cannot see it."""
+    import socket
+
     if not os.path.lexists(target.path):
         return job.fail(
             target,
@@ -330,6 +341,8 @@ def _stream(
     progress: ProgressCallback | None,
     window: int,
 ) -> Iterator[FileResult]:
+    from concurrent.futures import CancelledError
+
     from dask.distributed import as_completed
 
     reorder = _Reorder()
