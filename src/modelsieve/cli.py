@@ -152,7 +152,7 @@ def scan(
         bool,
         typer.Option(
             "--hash",
-            help="sha256 of every file in the report (by default only files up to 16 MiB, or all of them "
+            help="sha256 of every file in the report (by default only files up to 1 MiB, or all of them "
             "when a baseline or the triage database needs it).",
         ),
     ] = False,

@@ -19,7 +19,7 @@ class ScanOptions:
     select: frozenset[str] = frozenset()
     ignore: frozenset[str] = frozenset()
     jobs: int = 0
-    hash_limit: int = 16 * 1024**2
+    hash_limit: int = 1024**2
     always_hash: bool = False
     # "local" (a LocalCluster of ``jobs`` processes) or a Dask scheduler address such as tcp://10.0.0.5:8786;
     # None scans on this machine. Workers must see the files at the same absolute paths.
