@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import io
 import posixpath
-import tarfile
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from modelsieve.formats import ziplenient as zl
 from modelsieve.formats.base import ScanContext
@@ -21,6 +20,9 @@ from modelsieve.model import Analysis, Finding, Location
 from modelsieve.rules import containers_rules as rules
 from modelsieve.rules import general
 from modelsieve.source import Artifact, spool
+
+if TYPE_CHECKING:
+    import tarfile
 
 SEVEN_Z_MAGIC = b"7z\xbc\xaf\x27\x1c"
 
@@ -120,6 +122,9 @@ class TarScanner:
     def scan(self, artifact: Artifact, ctx: ScanContext) -> Analysis:
         loc = artifact.location
         findings: list[Finding] = []
+        # tarfile pulls in shutil, bz2 and lzma: paid only when a tar is actually read.
+        import tarfile
+
         members: list[tarfile.TarInfo] = []
         try:
             artifact.stream.seek(0)

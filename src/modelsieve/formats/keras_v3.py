@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from modelsieve import kerasconfig
 from modelsieve.formats import ziplenient
 from modelsieve.formats.base import ScanContext
 from modelsieve.limits import Limits
@@ -85,6 +84,8 @@ class KerasV3Scanner:
                     )
                 )
             )
+        from modelsieve import kerasconfig  # only needed once a Keras archive is found
+
         # The decoded config is held in memory anyway; embedded pickles decode to members one level below it.
         analysis = kerasconfig.analyse(config, where, ctx, depth=artifact.depth + 1)
         ctx.check_time()
