@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import pickle
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 from modelsieve.dispatch import make_context
 from modelsieve.limits import Limits
@@ -91,3 +94,28 @@ def call(func: bytes, *args: bytes) -> bytes:
 
 def os_system(cmd: str = "ls") -> bytes:
     return call(g("os", "system"), bu(cmd))
+
+
+_LOADER = (
+    "import pickle, sys, warnings\nwarnings.simplefilter('ignore')\n"
+    "try:\n    pickle.loads(open(sys.argv[1], 'rb').read())\nexcept Exception as e:\n    print(repr(e))\n"
+)
+
+
+def loads_in_subprocess(data: bytes, tmp_path: Path, timeout: float = 120) -> str:
+    """Run the real ``pickle.loads`` on ``data`` in a child (cwd=tmp_path); returns what it printed.
+
+    Proves a fixture is a real attack: its harmless payload leaves a marker file in tmp_path.
+    """
+    path = tmp_path / "fixture.pkl"
+    path.write_bytes(data)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOADER, str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return proc.stdout + proc.stderr

@@ -8,14 +8,12 @@ reported with the exact rule and callable; the refused streams must be proven re
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pk import analyse, of
+from pk import analyse, loads_in_subprocess, of
 
 from fixtures.pickle_exploits import call, ccall, code, const, get, glob, p2, p4, put, sbu, sglob, shell, tup
 from modelsieve.model import Confidence, Effect
@@ -241,30 +239,11 @@ CASES = (
     Case("next_of_enumerate", next_of_enumerate, "os.system"),
 )
 
-_LOADER = (
-    "import pickle, sys\ntry:\n    pickle.loads(open(sys.argv[1], 'rb').read())\nexcept Exception as e:\n    print(e)\n"
-)
-
-
-def _loads_in_subprocess(data: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "fixture.pkl"
-    path.write_bytes(data)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOADER, str(path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    return proc.stdout + proc.stderr
-
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_real_loader_runs_it(case: Case, tmp_path: Path) -> None:
     marker = tmp_path / "MARKER"
-    output = _loads_in_subprocess(case.builder(str(marker)), tmp_path)
+    output = loads_in_subprocess(case.builder(str(marker)), tmp_path)
     assert marker.exists(), f"{case.name}: pickle.loads did not run the payload\n{output}"
 
 
@@ -355,7 +334,7 @@ REFUSED = {
 
 @pytest.mark.parametrize("data", REFUSED.values(), ids=list(REFUSED))
 def test_dotted_name_below_protocol_4_is_refused_by_the_loader(data: bytes, tmp_path: Path) -> None:
-    output = _loads_in_subprocess(data, tmp_path)
+    output = loads_in_subprocess(data, tmp_path)
     assert not (tmp_path / "MARKER").exists()
     assert "path.os.system" in output
 

@@ -11,14 +11,12 @@ to is reported as the call it is. Each attack fixture is proven in a fresh inter
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pk import analyse, of, serious
+from pk import analyse, loads_in_subprocess, of, serious
 
 from fixtures.pickle_exploits import call, glob, p2, p4, sbu, sglob, shell, tup
 from modelsieve.model import BehaviourKind, Effect
@@ -134,30 +132,10 @@ CASES = [
     Case("function_transformer", function_transformer, "PKL001", "os.system", "runs shell command `touch"),
 ]
 
-_LOADER = (
-    "import pickle, sys, warnings\nwarnings.simplefilter('ignore')\n"
-    "try:\n    pickle.loads(open(sys.argv[1], 'rb').read())\nexcept Exception as e:\n    print(repr(e))\n"
-)
-
-
-def _loads_in_subprocess(data: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "fixture.pkl"
-    path.write_bytes(data)
-    proc = subprocess.run(
-        [sys.executable, "-c", _LOADER, str(path)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    return proc.stdout + proc.stderr
-
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_real_loader_runs_it(case: Case, tmp_path: Path) -> None:
-    output = _loads_in_subprocess(case.builder(tmp_path), tmp_path)
+    output = loads_in_subprocess(case.builder(tmp_path), tmp_path)
     assert (tmp_path / "MARKER").exists(), f"{case.name}: pickle.loads did not reach the payload\n{output}"
 
 
