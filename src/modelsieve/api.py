@@ -80,7 +80,21 @@ def build_report(
 
 def _scan_all(files: list[FileTarget], options: ScanOptions, progress: ProgressCallback | None) -> list[FileResult]:
     executor = executors.choose(options, len(files))
-    return list(executor.map(executors.Job(scan=scan_file, fail=failed_result), files, options, progress))
+    job = executors.Job(scan=scan_file, fail=failed_result, prepare=prepare_workers)
+    return list(executor.map(job, files, options, progress))
+
+
+def prepare_workers() -> None:
+    """Import the pickle engine, the formats nearly every model folder holds and the policy once, in the
+    parent, so forked workers start ready instead of each paying for it."""
+    from modelsieve.formats import registry
+    from modelsieve.pickle import analyze  # noqa: F401
+    from modelsieve.rules.policy import load_policy
+
+    load_policy()
+    for entry in registry.scanners():
+        if entry.name in ("pytorch", "numpy", "pickle", "keras-v3"):
+            entry.load()
 
 
 def scan_file(target: FileTarget, options: ScanOptions) -> FileResult:

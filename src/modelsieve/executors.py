@@ -44,6 +44,7 @@ INSTALL_HINT = "pip install 'modelsieve[distributed]'"
 # Below this many files a pool costs more to start than it saves.
 _PARALLEL_MIN_FILES = 4
 _POOL_WINDOW_PER_WORKER = 4
+_MAX_BATCH = 16
 _DASK_WINDOW_PER_THREAD = 4
 _DASK_MIN_WINDOW = 64
 
@@ -60,6 +61,8 @@ class Job:
 
     scan: ScanFn
     fail: FailFn
+    #: Run once in the parent before local worker processes fork, to import what ``scan`` needs.
+    prepare: Callable[[], None] | None = None
 
 
 class Executor(Protocol):
@@ -130,11 +133,14 @@ class SerialExecutor:
 
 @dataclass(frozen=True)
 class PoolExecutor:
-    """Scans in a local process pool, keeping at most a few files per worker in flight.
+    """Scans in a local process pool, sending files to workers in small batches.
 
-    A worker process that dies (a crash in a native library, the OOM killer) breaks the whole pool and
-    fails every file in flight with it, so those files are scanned again one by one, each in a pool of
-    its own: only a file that kills its worker alone is reported inconclusive.
+    Before the pool starts, ``job.prepare`` imports what scanning needs, so forked workers inherit it
+    instead of each importing it again. Batches keep the per-file cost of inter-process messages low on
+    folders of many small files; a few batches per worker stay in flight so slow files do not stall the
+    rest. A worker process that dies (a crash in a native library, the OOM killer) breaks the whole pool
+    and fails every batch in flight with it, so those files are scanned again one by one, each in a pool
+    of its own: only a file that kills its worker alone is reported inconclusive.
     """
 
     jobs: int
@@ -145,46 +151,83 @@ class PoolExecutor:
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from concurrent.futures.process import BrokenProcessPool
 
+        if job.prepare is not None:
+            job.prepare()
         reorder = _Reorder()
         suspects: list[int] = []
-        window = max(1, self.jobs) * _POOL_WINDOW_PER_WORKER
-        pending: dict[Future[FileResult], int] = {}
-        queue = iter(enumerate(files))
-        pool = ProcessPoolExecutor(max_workers=self.jobs)
+        workers = max(1, self.jobs)
+        window = workers * _POOL_WINDOW_PER_WORKER
+        size = _batch_size(len(files), workers)
+        batches = [list(range(i, min(i + size, len(files)))) for i in range(0, len(files), size)]
+        pending: dict[Future[list[FileResult]], list[int]] = {}
+        queue = iter(batches)
+        context = _fork_context()
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
         try:
             while True:
-                for i, target in queue:
+                for batch in queue:
+                    targets = [files[i] for i in batch]
                     try:
-                        pending[pool.submit(job.scan, target, options)] = i
+                        pending[pool.submit(_scan_batch, job, targets, options)] = batch
                     except BrokenProcessPool:
                         pool.shutdown(wait=False, cancel_futures=True)
-                        pool = ProcessPoolExecutor(max_workers=self.jobs)
-                        pending[pool.submit(job.scan, target, options)] = i
+                        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                        pending[pool.submit(_scan_batch, job, targets, options)] = batch
                     if len(pending) >= window:
                         break
                 if not pending:
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in sorted(done, key=pending.__getitem__):
-                    i = pending.pop(fut)
+                for fut in sorted(done, key=lambda f: pending[f][0]):
+                    batch = pending.pop(fut)
                     exc = fut.exception()
                     if isinstance(exc, BrokenProcessPool):
-                        suspects.append(i)
+                        suspects.extend(batch)
                         continue
                     if exc is not None:
-                        result = job.fail(files[i], options, f"scan failed: {_describe(exc)}", rule=_internal_error())
+                        reason = f"scan failed: {_describe(exc)}"
+                        results = [job.fail(files[i], options, reason, rule=_internal_error()) for i in batch]
                     else:
-                        result = fut.result()
-                    if progress:
-                        progress(result)
-                    yield from reorder.put(i, result)
+                        results = fut.result()
+                    for i, result in zip(batch, results, strict=True):
+                        if progress:
+                            progress(result)
+                        yield from reorder.put(i, result)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        for i in suspects:
+        for i in sorted(suspects):
             result = _isolated(job, files[i], options)
             if progress:
                 progress(result)
             yield from reorder.put(i, result)
+
+
+def _batch_size(n_files: int, workers: int) -> int:
+    """Files per task: about eight tasks per worker, at most _MAX_BATCH files each."""
+    return max(1, min(_MAX_BATCH, n_files // (workers * 8)))
+
+
+def _fork_context() -> Any:
+    """Fork where the platform has it: workers then start with the parent's imports instead of redoing them.
+
+    Python 3.14 makes forkserver the default on Linux, which would re-import modelsieve in every worker.
+    """
+    import multiprocessing
+
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
+
+
+def _scan_batch(job: Job, targets: Sequence[FileTarget], options: ScanOptions) -> list[FileResult]:
+    """Run in a worker: scan a few files; one file's exception does not fail the others."""
+    results = []
+    for target in targets:
+        try:
+            results.append(job.scan(target, options))
+        except Exception as exc:  # one file's failure must not end the batch
+            results.append(job.fail(target, options, f"scan failed: {_describe(exc)}", rule=_internal_error()))
+    return results
 
 
 def _isolated(job: Job, target: FileTarget, options: ScanOptions) -> FileResult:

@@ -19,6 +19,7 @@ import io
 import itertools
 import lzma
 import struct
+import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -272,12 +273,35 @@ def read_directory(
     cap = limits.max_archive_members if max_entries is None else max_entries
     cap = max(0, min(cap, MAX_CENTRAL_ENTRIES))
     try:
-        return _read_directory(artifact, cap, local_headers)
+        directory = _central(artifact, cap)
+        return with_local_headers(artifact, directory) if local_headers and directory.entries else directory
     except (struct.error, ValueError, OverflowError, OSError) as exc:
         return ZipDirectory(entries=(), error=f"malformed zip structure: {exc}", listing_cap=cap)
 
 
-def _read_directory(artifact: Artifact, cap: int, local_headers: bool) -> ZipDirectory:
+# Sniffers and the scanner of one file each ask for its central directory (keras-v3, then torch, then
+# the torch scan): parse it once per stream. Weak keys: the cache ends with the file's stream.
+_CENTRAL_CACHE: weakref.WeakKeyDictionary[object, tuple[int, ZipDirectory]] = weakref.WeakKeyDictionary()
+
+
+def _central(artifact: Artifact, cap: int) -> ZipDirectory:
+    try:
+        cached = _CENTRAL_CACHE.get(artifact.stream)
+    except TypeError:  # a stream type without weak references: no caching
+        return _read_directory(artifact, cap)
+    if cached is not None and cached[0] == artifact.size:
+        known = cached[1]
+        # A complete listing answers every cap it fits under; a cut one only the cap it was cut at.
+        if not known.truncated_listing and len(known.entries) <= cap:
+            return known if known.listing_cap == cap else replace(known, listing_cap=cap)
+        if known.listing_cap == cap:
+            return known
+    directory = _read_directory(artifact, cap)
+    _CENTRAL_CACHE[artifact.stream] = (artifact.size, directory)
+    return directory
+
+
+def _read_directory(artifact: Artifact, cap: int) -> ZipDirectory:
     found = _find_eocd(artifact)
     if found is None:
         return ZipDirectory(entries=(), error="no end-of-central-directory record (truncated zip?)")
@@ -345,7 +369,7 @@ def _read_directory(artifact: Artifact, cap: int, local_headers: bool) -> ZipDir
         listing_cap=cap,
     )
     del entries
-    return with_local_headers(artifact, directory) if local_headers else directory
+    return directory
 
 
 def with_local_headers(

@@ -9,6 +9,8 @@ every call in the trace. It never imports or runs anything it names.
 
 from __future__ import annotations
 
+import re
+
 # The standard library's py2 -> py3 name tables (pure data), as the unpickler applies them.
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Callable
@@ -789,14 +791,27 @@ class Resolver:
 
     def string(self, value: Const | LargeBytes, site: Site) -> None:
         if isinstance(value, LargeBytes):
-            self.trace.add_string(value.prefix.decode("latin-1"), site)
+            text = value.prefix.decode("latin-1") if value.text else _printable(value.prefix)
         elif isinstance(value.value, str):
-            self.trace.add_string(value.value, site)
+            text = value.value
         elif isinstance(value.value, bytes):
-            self.trace.add_string(value.value.decode("latin-1"), site)
+            text = _printable(value.value)
+        else:
+            return
+        if text:
+            self.trace.add_string(text, site)
 
     def anomaly(self, rule_id: str, site: Site, message: str, subject: str, evidence: str = "") -> None:
         self.trace.note(Note(rule_id, site, message, subject, evidence))
+
+
+_PRINTABLE_RUN = re.compile(rb"[\t\n\r\x20-\x7e]{6,}")
+
+
+def _printable(data: bytes) -> str:
+    """The printable runs of a byte payload, like ``strings(1)``: tensor and array bytes hold no URL or
+    command, and searching their noise for indicators costs more than the rest of the file's analysis."""
+    return "\n".join(m.decode("ascii") for m in _PRINTABLE_RUN.findall(data))
 
 
 _REFUSED = "the loader refuses the dotted global"

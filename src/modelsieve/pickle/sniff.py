@@ -10,6 +10,8 @@ from modelsieve.pickle.values import Const, LargeBytes, Site, Unknown, Value
 from modelsieve.pickle.vm import OPCODES, LimitError, Machine, ParseError
 
 _MIN_OPCODES = 4
+_PROTO_HEAD = 512
+_TEXT_HEAD = 2048
 _LIMITS = Limits(max_opcodes=10_000, max_stack_depth=10_000, max_memo_entries=10_000, max_value_nodes=100_000)
 
 
@@ -62,6 +64,9 @@ def looks_like_pickle(head: bytes) -> bool:
         return False
     if head[0] == 0x80 and head[1] not in (0, 1, 2, 3, 4, 5):
         return False
+    # The verdict comes from the first few opcodes; interpreting all of a small file's head would
+    # make every raw pickle cost two full runs of the machine.
+    head = head[: _PROTO_HEAD if head[0] == 0x80 else _TEXT_HEAD]
     machine = Machine(Reader(io.BytesIO(head), 0, len(head)), _NullHost(), _LIMITS)
     try:
         machine.run()
