@@ -17,11 +17,6 @@ from typing import Any
 
 from modelsieve.verdict import Threshold
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 # Key in the TOML file -> field of Settings; dashes and underscores are both accepted.
 _KEYS = {
     "select": "select",
@@ -91,6 +86,12 @@ def _inside_scanned_folder(path: Path, targets: Sequence[str | Path]) -> Path | 
 
 
 def _from_file(path: Path, *, explicit: bool) -> Settings:
+    # Imported here: most scans find no configuration file, and parsing TOML is slow to import.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

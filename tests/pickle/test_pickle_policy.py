@@ -48,3 +48,33 @@ def test_behaviour_kinds_and_aliases() -> None:
     assert policy.canonical_module("posix") == "os"
     assert policy.canonical_module("__builtin__") == "builtins"
     assert policy.canonical_module("_operator") == "operator"
+
+
+def test_compiled_policy_is_current() -> None:
+    """compiled.json must be regenerated (python -m modelsieve.rules.policy) whenever a TOML file changes."""
+    from modelsieve.rules import policy as policy_mod
+
+    current = (policy_mod._folder() / policy_mod.COMPILED).read_text(encoding="utf-8")
+    assert current == policy_mod.compile_sources(), "run: python -m modelsieve.rules.policy"
+
+
+def test_stale_compiled_policy_falls_back_to_the_toml(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A compiled copy whose source hashes do not match is ignored: the TOML files are the truth."""
+    import json
+    import shutil
+
+    from modelsieve.rules import policy as policy_mod
+
+    folder = tmp_path / "policy"
+    shutil.copytree(policy_mod._folder(), folder)
+    compiled = json.loads((folder / policy_mod.COMPILED).read_text())
+    compiled["data"]["deny.toml"]["dangerous"] = {}  # a tampered or outdated copy
+    (folder / policy_mod.COMPILED).write_text(json.dumps(compiled))
+    with (folder / "allow.toml").open("a") as f:
+        f.write("\n# edited after compiling\n")
+    monkeypatch.setattr(policy_mod, "_folder", lambda: folder)
+    policy_mod._sources.cache_clear()
+    try:
+        assert policy_mod._sources()["deny.toml"]["dangerous"]
+    finally:
+        policy_mod._sources.cache_clear()

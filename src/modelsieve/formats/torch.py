@@ -10,7 +10,6 @@ storages under ``data/`` are never touched, whatever their size.
 from __future__ import annotations
 
 import io
-import pickletools
 import re
 from dataclasses import dataclass, replace
 from typing import BinaryIO
@@ -428,6 +427,8 @@ class _BoundedReader(io.RawIOBase):
 
 def _legacy_end(stream: BinaryIO, size: int) -> int | None:
     """Offset just after the fifth pickle (where storage bytes start), or None when it cannot be walked."""
+    import pickletools  # only legacy (non-zip) checkpoints need it
+
     try:
         stream.seek(0)
         reader = _BoundedReader(stream, size)

@@ -19,6 +19,8 @@ class Truncated(Exception):
 class Reader:
     """Reads ``stream`` from ``start`` up to ``end`` through a small buffer."""
 
+    __slots__ = ("_base", "_buf", "_end", "_i", "_stream")
+
     def __init__(self, stream: BinaryIO, start: int, end: int) -> None:
         self._stream = stream
         self._end = end
@@ -43,6 +45,23 @@ class Reader:
             self._i = j
             return self._buf[i:j]
         return self._slow_read(n)
+
+    def uint(self, n: int) -> int:
+        """``n`` bytes as a little-endian unsigned int."""
+        i = self._i
+        j = i + n
+        if j <= len(self._buf):
+            self._i = j
+            return int.from_bytes(self._buf[i:j], "little")
+        return int.from_bytes(self._slow_read(n), "little")
+
+    def byte(self) -> int:
+        """One byte as an int; Truncated at the end."""
+        i = self._i
+        if i < len(self._buf):
+            self._i = i + 1
+            return self._buf[i]
+        return self._slow_read(1)[0]
 
     def read1(self) -> int:
         """One byte as an int, or -1 at the end."""

@@ -10,8 +10,8 @@ from modelsieve.pickle.values import Const, LargeBytes, Site, Unknown, Value
 from modelsieve.pickle.vm import OPCODES, LimitError, Machine, ParseError
 
 _MIN_OPCODES = 4
-_PROTO_HEAD = 512
-_TEXT_HEAD = 2048
+_PROTO_HEAD = 64
+_TEXT_HEAD = 1024
 _LIMITS = Limits(max_opcodes=10_000, max_stack_depth=10_000, max_memo_entries=10_000, max_value_nodes=100_000)
 
 

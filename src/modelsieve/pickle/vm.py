@@ -161,7 +161,7 @@ class Machine:
         return Const(data)
 
     def _uint(self, n: int) -> int:
-        return int.from_bytes(self.reader.read(n), "little")
+        return self.reader.uint(n)
 
     def _const(self, value: Const | LargeBytes) -> None:
         if isinstance(value, LargeBytes) or (isinstance(value.value, (str, bytes)) and len(value.value) >= 6):
@@ -173,16 +173,21 @@ class Machine:
         """Interpret opcodes until STOP; raises ParseError / LimitError / Truncated-as-ParseError."""
         reader = self.reader
         limits = self.limits
+        max_depth = limits.max_stack_depth
         ops = _OPS
+        # The loop runs once per opcode of every pickle scanned: the reader's position is read
+        # directly rather than through tell(), and the limits are local names.
         while True:
-            self.op_offset = reader.tell()
-            if self.frame_end is not None and self.op_offset >= self.frame_end:
-                self.frame_end = None
+            offset = reader.tell()
+            self.op_offset = offset
+            frame_end = self.frame_end
+            if frame_end is not None and offset >= frame_end:
+                self.frame_end = frame_end = None
             code = reader.read1()
-            if code < 0:
-                raise self.fail("pickle data was truncated (no STOP opcode)")
-            handler = ops.get(code)
+            handler = ops[code] if code >= 0 else None
             if handler is None:
+                if code < 0:
+                    raise self.fail("pickle data was truncated (no STOP opcode)")
                 raise self.fail(f"invalid load key {bytes([code])!r}")
             try:
                 if handler(self):
@@ -191,15 +196,17 @@ class Machine:
                 raise self.fail("pickle data was truncated") from None
             except (ValueError, OverflowError, UnicodeDecodeError, struct.error) as exc:
                 raise self.fail(f"bad argument to opcode {bytes([code])!r}: {exc}") from None
-            op_end = self.op_end if self.op_end is not None else reader.tell()
-            self.op_end = None
-            if self.frame_end is not None and op_end > self.frame_end and not self.frame_divergence:
-                self._diverged(f"opcode at offset {self.op_offset} crosses the end of its FRAME")
-            self.index += 1
-            if len(self.stack) > limits.max_stack_depth or len(self.metastack) > limits.max_stack_depth:
-                raise LimitError(self.op_offset, f"stack deeper than {limits.max_stack_depth}", "stack-depth")
-            if self.index % 4096 == 0:
-                if self.index > limits.max_opcodes:
+            frame_end = self.frame_end
+            if frame_end is not None or self.op_end is not None:
+                op_end = self.op_end if self.op_end is not None else reader.tell()
+                self.op_end = None
+                if frame_end is not None and op_end > frame_end and not self.frame_divergence:
+                    self._diverged(f"opcode at offset {self.op_offset} crosses the end of its FRAME")
+            index = self.index = self.index + 1
+            if len(self.stack) > max_depth or len(self.metastack) > max_depth:
+                raise LimitError(self.op_offset, f"stack deeper than {max_depth}", "stack-depth")
+            if not index & 4095:
+                if index > limits.max_opcodes:
                     raise LimitError(self.op_offset, f"more than {limits.max_opcodes} opcodes", "opcodes")
                 self.check_time()
 
@@ -243,7 +250,7 @@ class Machine:
         self.push(Const(int.from_bytes(self.reader.read(4), "little", signed=True)))
 
     def op_binint1(self) -> None:
-        self.push(Const(self._uint(1)))
+        self.push(Const(self.reader.byte()))
 
     def op_binint2(self) -> None:
         self.push(Const(self._uint(2)))
@@ -267,7 +274,7 @@ class Machine:
         self.push(Const(int.from_bytes(self.reader.read(n), "little", signed=True)))
 
     def op_long1(self) -> None:
-        self._long_n(self._uint(1))
+        self._long_n(self.reader.byte())
 
     def op_long4(self) -> None:
         self._long_n(int.from_bytes(self.reader.read(4), "little", signed=True))
@@ -310,7 +317,7 @@ class Machine:
         self._const(_latin1(self._payload(n, text=False)))
 
     def op_short_binstring(self) -> None:
-        self._const(_latin1(self._payload(self._uint(1), text=False)))
+        self._const(_latin1(self._payload(self.reader.byte(), text=False)))
 
     def op_unicode(self) -> None:
         line = self._text_line()
@@ -323,7 +330,7 @@ class Machine:
         self._const(self._payload(self._uint(4), text=True))
 
     def op_short_binunicode(self) -> None:
-        self._const(self._payload(self._uint(1), text=True))
+        self._const(self._payload(self.reader.byte(), text=True))
 
     def op_binunicode8(self) -> None:
         self._const(self._payload(self._uint(8), text=True))
@@ -332,7 +339,7 @@ class Machine:
         self._const(self._payload(self._uint(4), text=False))
 
     def op_short_binbytes(self) -> None:
-        self._const(self._payload(self._uint(1), text=False))
+        self._const(self._payload(self.reader.byte(), text=False))
 
     def op_binbytes8(self) -> None:
         self._const(self._payload(self._uint(8), text=False))
@@ -469,7 +476,7 @@ class Machine:
         self._get(int(self._line(), 10))
 
     def op_binget(self) -> None:
-        self._get(self._uint(1))
+        self._get(self.reader.byte())
 
     def op_long_binget(self) -> None:
         self._get(self._uint(4))
@@ -478,7 +485,7 @@ class Machine:
         self._put(int(self._line(), 10))
 
     def op_binput(self) -> None:
-        self._put(self._uint(1))
+        self._put(self.reader.byte())
 
     def op_long_binput(self) -> None:
         self._put(self._uint(4))
@@ -488,7 +495,7 @@ class Machine:
 
     # framing and protocol
     def op_proto(self) -> None:
-        proto = self._uint(1)
+        proto = self.reader.byte()
         if proto > 5:
             raise self.fail(f"unsupported pickle protocol: {proto}")
         self.proto = proto
@@ -579,7 +586,7 @@ class Machine:
         self.push(self.host.extension(code, self.site, self.proto))
 
     def op_ext1(self) -> None:
-        self._ext(self._uint(1))
+        self._ext(self.reader.byte())
 
     def op_ext2(self) -> None:
         self._ext(self._uint(2))
@@ -624,7 +631,7 @@ def _c_int(line: bytes) -> int:
     return int(text, 0)
 
 
-_OPS: dict[int, Callable[[Machine], bool | None]] = {
+_OP_TABLE: dict[int, Callable[[Machine], bool | None]] = {
     ord(k): v
     for k, v in {
         "(": Machine.op_mark,
@@ -698,5 +705,8 @@ _OPS: dict[int, Callable[[Machine], bool | None]] = {
     }.items()
 }
 
+#: Handler by opcode byte (None: the real unpickler refuses the byte); a list indexes faster than a dict.
+_OPS: list[Callable[[Machine], bool | None] | None] = [_OP_TABLE.get(code) for code in range(256)]
+
 #: Opcodes a pickle may start with (used to sniff protocol 0/1 streams).
-OPCODES = frozenset(_OPS)
+OPCODES = frozenset(_OP_TABLE)

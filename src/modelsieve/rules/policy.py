@@ -16,10 +16,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
-
-import tomllib
 
 from modelsieve.model import BehaviourKind
 
@@ -121,8 +119,11 @@ class Policy:
                 break
         for pattern, kind in self.deny_patterns:
             depth = pattern.count(".") + 1
-            matches = depth <= len(parts) and fnmatch.fnmatchcase(".".join(parts[:depth]), pattern)
-            if matches and (best is None or depth > best[0]):
+            head = ".".join(parts[:depth])
+            found = (
+                depth <= len(parts) and head.startswith(literal_prefix(pattern)) and fnmatch.fnmatchcase(head, pattern)
+            )
+            if found and (best is None or depth > best[0]):
                 best = (depth, kind)
         return best
 
@@ -136,7 +137,7 @@ class Policy:
             return name.count(".") + 1
         best: int | None = None
         for pattern in self.allow_patterns:
-            if glob(pattern).fullmatch(name):
+            if matches(pattern, name):
                 best = max(best or 0, pattern.count(".") + 1)
         last = name.rsplit(".", 1)[-1]
         # Class-like: CapWords, with or without a leading underscore or a version prefix (_ConvNd, v8DetectionLoss).
@@ -157,7 +158,7 @@ class Policy:
 
     def method_allowed(self, name: str) -> bool:
         """Whether calling ``name`` (``Class.method``) on an object the stream built is allowed."""
-        if name in self.allow_methods or any(glob(p).fullmatch(name) for p in self.allow_method_patterns):
+        if name in self.allow_methods or any(matches(p, name) for p in self.allow_method_patterns):
             return True
         return self.classify(name).safety is Safety.SAFE
 
@@ -166,7 +167,7 @@ class Policy:
         found = self.shapes.get(name)
         if found is not None:
             return found
-        return next((shape for pattern, shape in self.shape_patterns if glob(pattern).fullmatch(name)), None)
+        return next((shape for pattern, shape in self.shape_patterns if matches(pattern, name)), None)
 
     def _classify(self, name: str) -> Classification:
         deny = self._deny(name)
@@ -176,6 +177,20 @@ class Policy:
         if deny is not None:
             return Classification(Safety.DANGEROUS, deny[1], ".".join(name.split(".")[: deny[0]]))
         return Classification(Safety.UNKNOWN)
+
+
+def matches(pattern: str, name: str) -> bool:
+    """Whether the dotted name matches the wildcard ``pattern`` (see ``glob``)."""
+    # The literal head rules out nearly every name without compiling a regex: the standard library
+    # compiles regexes in Python, and a scan touches only a few of the policy's patterns.
+    return name.startswith(literal_prefix(pattern)) and glob(pattern).fullmatch(name) is not None
+
+
+@cache
+def literal_prefix(pattern: str) -> str:
+    """The part of a wildcard before its first ``*``, ``?`` or ``[``."""
+    cut = min((i for i in (pattern.find(c) for c in "*?[") if i >= 0), default=len(pattern))
+    return pattern[:cut]
 
 
 @cache
@@ -210,9 +225,64 @@ def glob(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
+SOURCES = ("allow.toml", "deny.toml", "aliases.toml", "arguments.toml")
+#: The TOML files parsed ahead of time (``python -m modelsieve.rules.policy``): parsing TOML costs more
+#: than the rest of start-up. Used only while the hash of every source still matches.
+COMPILED = "compiled.json"
+
+
+def _folder() -> Path:
+    # A plain path: importlib.resources costs milliseconds of imports, and the package is always a folder.
+    return Path(__file__).with_name("policy")
+
+
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+@cache
+def _sources() -> dict[str, dict[str, object]]:
+    """Every policy file, parsed: from the compiled copy when it is current, else from the TOML itself."""
+    import json
+
+    folder = _folder()
+    raw = {name: folder.joinpath(name).read_bytes() for name in SOURCES}
+    try:
+        compiled = json.loads(folder.joinpath(COMPILED).read_bytes())
+        if compiled.get("sources") == {name: _digest(data) for name, data in raw.items()}:
+            return dict(compiled["data"])
+    except (OSError, ValueError, AttributeError):
+        pass  # missing or damaged compiled copy: the TOML files are the truth
+    return {name: _parse_toml(data) for name, data in raw.items()}
+
+
+def _parse_toml(data: bytes) -> dict[str, object]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    parsed: dict[str, object] = tomllib.loads(data.decode("utf-8"))
+    return parsed
+
+
+def compile_sources() -> str:
+    """The text of ``compiled.json`` for the current TOML files."""
+    import json
+
+    folder = _folder()
+    raw = {name: folder.joinpath(name).read_bytes() for name in SOURCES}
+    document = {
+        "comment": "generated by `python -m modelsieve.rules.policy` from the TOML files beside it; do not edit",
+        "sources": {name: _digest(data) for name, data in raw.items()},
+        "data": {name: _parse_toml(data) for name, data in raw.items()},
+    }
+    return json.dumps(document, indent=1, sort_keys=True) + "\n"
+
+
 def _read(name: str) -> dict[str, object]:
-    text = resources.files("modelsieve.rules").joinpath("policy", name).read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return _sources()[name]
 
 
 def _strings(value: object) -> list[str]:
@@ -305,3 +375,7 @@ def load_policy() -> Policy:
         renamed_attributes=MappingProxyType({k: str(v) for k, v in _table(module_attrs.get("renamed", {})).items()}),
         shape_patterns=tuple(sorted(((k, v) for k, v in shapes.items() if "*" in k), key=lambda kv: -len(kv[0]))),
     )
+
+
+if __name__ == "__main__":  # python -m modelsieve.rules.policy: refresh compiled.json after editing the TOML
+    _folder().joinpath(COMPILED).write_text(compile_sources(), encoding="utf-8")
