@@ -6,6 +6,9 @@ expansion bombs, and must never make rendering slow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from modelsieve.pickle.values import (
     Attr,
     Buffer,
@@ -95,70 +98,133 @@ def _render(value: Value, out: list[str], depth: int, budget: list[int]) -> None
         out.append("…")
         return
     before = len(out)
-    if isinstance(value, Const):
-        v = value.value
-        text = repr(v if not isinstance(v, (str, bytes)) or len(v) <= 160 else v[:160])
-        if isinstance(v, (str, bytes)) and len(v) > 160:
-            text += f"…({len(v)} {'chars' if isinstance(v, str) else 'bytes'})"
-        out.append(text)
-    elif isinstance(value, LargeBytes):
-        out.append(f"<{value.length} {'chars' if value.text else 'bytes'} at offset {value.offset}>")
-    elif isinstance(value, (Global, ModuleRef)):
-        out.append(name_of(value) or "?")
-    elif isinstance(value, Namespace):
-        out.append("sys.modules" if not value.module else f"vars({value.module})")
-    elif isinstance(value, Attr):
-        _render(value.obj, out, depth + 1, budget)
-        out.append(f".{value.name}")
-    elif isinstance(value, Tuple):
-        _seq(value.items, "(", ")", out, depth, budget)
-    elif isinstance(value, ListV):
-        _seq(value.items, "[", "]", out, depth, budget)
-    elif isinstance(value, SetV):
-        _seq(value.items, "frozenset({" if value.frozen else "{", "})" if value.frozen else "}", out, depth, budget)
-    elif isinstance(value, DictV):
-        out.append("{")
-        for i, (key, val) in enumerate(value.items[:_MAX_ITEMS]):
-            if i:
-                out.append(", ")
-            _render(key, out, depth + 1, budget)
-            out.append(": ")
-            _render(val, out, depth + 1, budget)
-        if len(value.items) > _MAX_ITEMS:
-            out.append(f", … {len(value.items)} items")
-        out.append("}")
-    elif isinstance(value, Obj):
-        out.append(value.target or "<unresolved>")
-        out.append(render_args(value.args, value.kwargs, 120) if depth < _MAX_DEPTH else "(…)")
-    elif isinstance(value, Partial):
-        out.append(f"{value.kind}(")
-        _render(value.func, out, depth + 1, budget)
-        out.append(", …)" if value.args else ")")
-    elif isinstance(value, Getter):
-        out.append(f"operator.{value.kind}(")
-        _seq(value.names, "", ")", out, depth, budget)
-    elif isinstance(value, Code):
-        out.append(f"<{'function' if value.function else 'code'} built from {code_origin(value)}>")
-    elif isinstance(value, Downloaded):
-        out.append(f"<data downloaded from {value.url}>")
-    elif isinstance(value, Persistent):
-        out.append("<persistent ")
-        _render(value.pid, out, depth + 1, budget)
-        out.append(">")
-    elif isinstance(value, Buffer):
-        out.append(f"<out-of-band buffer {value.number}>")
-    elif isinstance(value, Unknown):
-        out.append(f"<{value.reason}>")
-    elif isinstance(value, Iter):
-        out.append(f"{value.origin}(")
-        if value.items is None:
-            out.append("<computed>)")
-        else:
-            _seq(value.items, "[", "])", out, depth, budget)
-    else:
+    # One dict lookup instead of a chain of isinstance checks: every argument of every call is rendered.
+    render_as = _RENDERERS.get(type(value))
+    if render_as is None:
         out.append("<?>")
+    else:
+        render_as(value, out, depth, budget)
     # Leaves and separators appended at this level; nested values were charged when they were rendered.
     budget[0] -= 1 + (len(out[before]) if len(out) > before else 0)
+
+
+def _const(value: Const, out: list[str], depth: int, budget: list[int]) -> None:
+    v = value.value
+    if isinstance(v, (str, bytes)) and len(v) > 160:
+        out.append(repr(v[:160]) + f"…({len(v)} {'chars' if isinstance(v, str) else 'bytes'})")
+    else:
+        out.append(repr(v))
+
+
+def _large(value: LargeBytes, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(f"<{value.length} {'chars' if value.text else 'bytes'} at offset {value.offset}>")
+
+
+def _named(value: Global | ModuleRef, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(name_of(value) or "?")
+
+
+def _namespace(value: Namespace, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append("sys.modules" if not value.module else f"vars({value.module})")
+
+
+def _attr(value: Attr, out: list[str], depth: int, budget: list[int]) -> None:
+    _render(value.obj, out, depth + 1, budget)
+    out.append(f".{value.name}")
+
+
+def _tuple(value: Tuple, out: list[str], depth: int, budget: list[int]) -> None:
+    _seq(value.items, "(", ")", out, depth, budget)
+
+
+def _list(value: ListV, out: list[str], depth: int, budget: list[int]) -> None:
+    _seq(value.items, "[", "]", out, depth, budget)
+
+
+def _set(value: SetV, out: list[str], depth: int, budget: list[int]) -> None:
+    _seq(value.items, "frozenset({" if value.frozen else "{", "})" if value.frozen else "}", out, depth, budget)
+
+
+def _dict(value: DictV, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append("{")
+    for i, (key, val) in enumerate(value.items[:_MAX_ITEMS]):
+        if i:
+            out.append(", ")
+        _render(key, out, depth + 1, budget)
+        out.append(": ")
+        _render(val, out, depth + 1, budget)
+    if len(value.items) > _MAX_ITEMS:
+        out.append(f", … {len(value.items)} items")
+    out.append("}")
+
+
+def _obj(value: Obj, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(value.target or "<unresolved>")
+    out.append(render_args(value.args, value.kwargs, 120) if depth < _MAX_DEPTH else "(…)")
+
+
+def _partial(value: Partial, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(f"{value.kind}(")
+    _render(value.func, out, depth + 1, budget)
+    out.append(", …)" if value.args else ")")
+
+
+def _getter(value: Getter, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(f"operator.{value.kind}(")
+    _seq(value.names, "", ")", out, depth, budget)
+
+
+def _code(value: Code, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(f"<{'function' if value.function else 'code'} built from {code_origin(value)}>")
+
+
+def _downloaded(value: Downloaded, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(f"<data downloaded from {value.url}>")
+
+
+def _persistent(value: Persistent, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append("<persistent ")
+    _render(value.pid, out, depth + 1, budget)
+    out.append(">")
+
+
+def _buffer(value: Buffer, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(f"<out-of-band buffer {value.number}>")
+
+
+def _unknown(value: Unknown, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(f"<{value.reason}>")
+
+
+def _iter(value: Iter, out: list[str], depth: int, budget: list[int]) -> None:
+    out.append(f"{value.origin}(")
+    if value.items is None:
+        out.append("<computed>)")
+    else:
+        _seq(value.items, "[", "])", out, depth, budget)
+
+
+_RENDERERS: dict[type, Callable[[Any, list[str], int, list[int]], None]] = {
+    Const: _const,
+    LargeBytes: _large,
+    Global: _named,
+    ModuleRef: _named,
+    Namespace: _namespace,
+    Attr: _attr,
+    Tuple: _tuple,
+    ListV: _list,
+    SetV: _set,
+    DictV: _dict,
+    Obj: _obj,
+    Partial: _partial,
+    Getter: _getter,
+    Code: _code,
+    Downloaded: _downloaded,
+    Persistent: _persistent,
+    Buffer: _buffer,
+    Unknown: _unknown,
+    Iter: _iter,
+}
 
 
 def texts_in(value: Value, limit: int = 64) -> list[str]:

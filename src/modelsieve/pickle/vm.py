@@ -81,8 +81,16 @@ class Host(Protocol):
     def after_build(self, obj: Value, machine: Machine, site: Site) -> Value | None: ...
 
 
+#: The value types whose ``size`` is their ``weight``; every other value counts 1.
+_WEIGHTED = frozenset({Tuple, ListV, DictV, SetV, Obj})
+
+
 def _weight(items: list[Value] | tuple[Value, ...]) -> int:
-    return 1 + sum(v.size for v in items)
+    # Same as 1 + sum(v.size ...), without a property call per item: this runs for every container opcode.
+    total = 1
+    for v in items:
+        total += v.weight if type(v) in _WEIGHTED else 1  # type: ignore[attr-defined]
+    return total
 
 
 class Machine:
@@ -175,15 +183,20 @@ class Machine:
         limits = self.limits
         max_depth = limits.max_stack_depth
         ops = _OPS
-        # The loop runs once per opcode of every pickle scanned: the reader's position is read
-        # directly rather than through tell(), and the limits are local names.
         while True:
-            offset = reader.tell()
+            # Reader.tell() and read1() inlined: they are the two calls every opcode makes.
+            i = reader._i
+            buf = reader._buf
+            offset = reader._base + i
             self.op_offset = offset
             frame_end = self.frame_end
             if frame_end is not None and offset >= frame_end:
                 self.frame_end = frame_end = None
-            code = reader.read1()
+            if i < len(buf):
+                reader._i = i + 1
+                code = buf[i]
+            else:
+                code = reader.read1()
             handler = ops[code] if code >= 0 else None
             if handler is None:
                 if code < 0:
@@ -454,15 +467,18 @@ class Machine:
 
     # memo
     def _get(self, idx: int) -> None:
-        if idx not in self.memo:
+        value = self.memo.get(idx)
+        if value is None:
             self.host.anomaly("PKL010", self.site, f"GET of memo slot {idx} that was never set", "memo-get-unset")
             raise self.fail(f"memo value not found at index {idx}")
-        self.push(self.memo[idx])
+        self.stack.append(value)
 
     def _put(self, idx: int) -> None:
         if idx < 0:
             raise self.fail("negative PUT argument")
-        value = self.top()
+        if not self.stack:
+            raise self.fail("unpickling stack underflow")
+        value = self.stack[-1]
         old = self.memo.get(idx)
         if old is not None and old is not value:
             self.host.anomaly(
