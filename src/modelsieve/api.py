@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from modelsieve import __version__, executors
-from modelsieve.baseline import Baseline
 from modelsieve.dispatch import analyse, make_context
 from modelsieve.loading import MAX_INDEX_BYTES, loaded_by_default, shard_names, unloaded_reasons
 from modelsieve.model import Analysis, FileResult, Finding, Location, Report, SkippedItem
@@ -23,6 +22,9 @@ from modelsieve.rules.catalog import RULESET_VERSION
 from modelsieve.source import Artifact
 from modelsieve.verdict import auto_status, file_verdict, repo_verdict
 from modelsieve.walk import FileTarget, expand
+
+if TYPE_CHECKING:
+    from modelsieve.baseline import Baseline
 
 ProgressCallback = Callable[[FileResult], None]
 

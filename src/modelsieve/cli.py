@@ -6,13 +6,16 @@ import dataclasses
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from modelsieve import __version__
 from modelsieve.hub.cli import register as register_hub_commands
 from modelsieve.triage.cli import app as triage_app
+
+if TYPE_CHECKING:
+    from modelsieve.baseline import Baseline
 
 app = typer.Typer(
     name="modelsieve",
@@ -159,7 +162,6 @@ def scan(
     record: Annotated[bool, typer.Option("--record", help="Store this scan in the triage database.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Triage database URL (default: $MODELSIEVE_DB).")] = None,
 ) -> None:
-    from modelsieve import baseline as baseline_mod
     from modelsieve import config as config_mod
     from modelsieve.api import scan as run_scan
     from modelsieve.options import ScanOptions
@@ -173,8 +175,8 @@ def scan(
         settings = config_mod.load(config, scan_targets=paths)
         threshold = Threshold.parse(fail_on) if fail_on is not None else settings.fail_on or Threshold()
         baseline_path = baseline or settings.baseline
-        accepted = baseline_mod.load(baseline_path) if baseline_path is not None else None
-    except (config_mod.ConfigError, baseline_mod.BaselineError, ValueError, OSError) as exc:
+        accepted = _load_baseline(baseline_path) if baseline_path is not None else None
+    except (config_mod.ConfigError, ValueError, OSError) as exc:
         typer.echo(f"modelsieve: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     for warning in settings.warnings:
@@ -206,6 +208,8 @@ def scan(
         raise typer.Exit(EXIT_USAGE) from None
     report, review_text = triage_cli.review(report, db_url, record=record)
     if write_baseline is not None:
+        from modelsieve import baseline as baseline_mod
+
         baseline_mod.write(write_baseline, baseline_mod.from_results(report.results))
         typer.echo(f"modelsieve: wrote baseline {write_baseline}", err=True)
     text = _render(report, output_format, verbose)
@@ -224,6 +228,13 @@ def scan(
             allow_unknown=allow_unknown,
         )
     )
+
+
+def _load_baseline(path: Path) -> Baseline:
+    # Imported only when a baseline is used; BaselineError is a ValueError, reported as a usage error.
+    from modelsieve import baseline as baseline_mod
+
+    return baseline_mod.load(path)
 
 
 def _pick(cli: bool | None, configured: bool | None, default: bool) -> bool:

@@ -46,4 +46,4 @@ def store(db_url: str) -> Iterator[TriageStore]:
 def _no_user_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Never read or write the real per-user database from tests."""
     monkeypatch.delenv("MODELSIEVE_DB", raising=False)
-    monkeypatch.setattr("modelsieve.triage.store.default_db_path", lambda: tmp_path / "default" / "triage.sqlite3")
+    monkeypatch.setattr("modelsieve.triage.location.default_db_path", lambda: tmp_path / "default" / "triage.sqlite3")

@@ -45,7 +45,8 @@ def _fail(message: str) -> typer.Exit:
 @contextmanager
 def _store(db: str | None, *, create: bool) -> Iterator[TriageStore | None]:
     """The store, or None when no database exists yet and ``create`` is false."""
-    from modelsieve.triage.store import open_store, resolve_url
+    from modelsieve.triage.location import resolve_url
+    from modelsieve.triage.store import open_store
     from modelsieve.triage.types import TriageError
 
     try:
@@ -244,8 +245,8 @@ def scans(
 
 def scan_database(db: str | None, record: bool) -> str | None:
     """The database a scan uses: given, from the environment, or the default file if it exists (or --record)."""
-    from modelsieve.triage.store import resolve_url
-    from modelsieve.triage.types import TriageError
+    from modelsieve.triage.errors import TriageError
+    from modelsieve.triage.location import resolve_url
 
     try:
         return resolve_url(db, create=record)

@@ -9,10 +9,7 @@ import enum
 from dataclasses import dataclass
 
 from modelsieve.model import Status, Verdict
-
-
-class TriageError(ValueError):
-    """Bad input to a triage operation (unknown status, target form, malformed import)."""
+from modelsieve.triage.errors import TriageError as TriageError
 
 
 class TargetKind(enum.Enum):
