@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import pickle
 import struct
 
@@ -276,3 +277,21 @@ def test_call_records_have_location_and_arguments() -> None:
     assert "echo hi" in record.arguments
     assert record.safety == "dangerous"
     assert record.location.offset is not None and record.location.opcode_index is not None
+
+
+def test_repeated_safe_calls_keep_every_record_but_render_only_the_first_arguments() -> None:
+    from modelsieve.pickle.findings import OMITTED_ARGUMENTS, SHOWN_SAFE_ARGUMENTS
+
+    n = SHOWN_SAFE_ARGUMENTS + 5
+    data = pickle.dumps([collections.OrderedDict(a=i) for i in range(n)], protocol=2)
+    analysis = analyse(data)
+    records = [c for c in analysis.calls if c.callable == "collections.OrderedDict"]
+    assert len(records) == n and all(c.safety == "safe" for c in records)
+    assert [c.arguments == OMITTED_ARGUMENTS for c in records] == [False] * SHOWN_SAFE_ARGUMENTS + [True] * 5
+
+
+def test_dangerous_calls_always_show_their_arguments() -> None:
+    payload = b"".join(os_system(f"echo {i}") + pickle.POP for i in range(12))
+    analysis = analyse(P2 + pickle.MARK + payload + pickle.POP_MARK + pickle.NONE + pickle.STOP)
+    shown = [c.arguments for c in analysis.calls if c.callable == "os.system"]
+    assert len(shown) == 12 and all(f"echo {i}" in a for i, a in enumerate(shown))

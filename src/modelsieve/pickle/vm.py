@@ -216,7 +216,8 @@ class Machine:
                 if frame_end is not None and op_end > frame_end and not self.frame_divergence:
                     self._diverged(f"opcode at offset {self.op_offset} crosses the end of its FRAME")
             index = self.index = self.index + 1
-            if len(self.stack) > max_depth or len(self.metastack) > max_depth:
+            # The metastack only grows at MARK, which checks it; the stack can grow at any opcode.
+            if len(self.stack) > max_depth:
                 raise LimitError(self.op_offset, f"stack deeper than {max_depth}", "stack-depth")
             if not index & 4095:
                 if index > limits.max_opcodes:
@@ -231,6 +232,8 @@ class Machine:
     def op_mark(self) -> None:
         self.metastack.append(self.stack)
         self.stack = []
+        if len(self.metastack) > self.limits.max_stack_depth:
+            raise LimitError(self.op_offset, f"stack deeper than {self.limits.max_stack_depth}", "stack-depth")
 
     def op_stop(self) -> bool:
         return True
