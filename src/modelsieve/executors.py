@@ -45,6 +45,11 @@ INSTALL_HINT = "pip install 'modelsieve[distributed]'"
 _PARALLEL_MIN_FILES = 4
 _POOL_WINDOW_PER_WORKER = 4
 _MAX_BATCH = 16
+#: AdaptiveExecutor: files timed before deciding, how many recent ones the estimate uses, and how many
+#: seconds of estimated remaining work pay for starting a pool.
+_ADAPT_SAMPLE = 8
+_ADAPT_WINDOW = 32
+_POOL_WORTH_SECONDS = 0.25
 _DASK_WINDOW_PER_THREAD = 4
 _DASK_MIN_WINDOW = 64
 
@@ -74,13 +79,14 @@ class Executor(Protocol):
 
 
 def choose(options: ScanOptions, n_files: int) -> Executor:
-    """The executor ``options`` ask for: a Dask cluster with ``cluster``, else a local pool or this process."""
+    """The executor ``options`` ask for: a Dask cluster with ``cluster``, else this process moving to a local
+    pool when the work is big enough (``AdaptiveExecutor``)."""
     if options.cluster:
         return DaskExecutor(options.cluster, jobs=options.jobs)
     jobs = options.jobs or (os.cpu_count() or 1)
     if jobs <= 1 or n_files < _PARALLEL_MIN_FILES:
         return SerialExecutor()
-    return PoolExecutor(jobs=min(jobs, n_files))
+    return AdaptiveExecutor(jobs=min(jobs, n_files))
 
 
 class _Reorder:
@@ -129,6 +135,45 @@ class SerialExecutor:
             if progress:
                 progress(result)
             yield result
+
+
+@dataclass(frozen=True)
+class AdaptiveExecutor:
+    """Scans in this process and hands the remaining files to a ``PoolExecutor`` as soon as they look like
+    more work than starting workers costs.
+
+    Worker processes are not free: forking, the copy-on-write of the parent's memory as workers touch it,
+    and passing results back cost tens of milliseconds of CPU, more than a folder of a few hundred small
+    files takes to scan in one process. So the first files are scanned here, each one timed; once
+    ``_ADAPT_SAMPLE`` files are done, the remaining work is estimated from the median time per file, and
+    when it exceeds ``worth`` seconds the rest goes to a pool of ``jobs`` workers (which start with this
+    process's imports and warm caches). Files scanned here have no crash isolation, as with ``--jobs 1``.
+    """
+
+    jobs: int
+    worth: float = _POOL_WORTH_SECONDS
+
+    def map(
+        self, job: Job, files: Sequence[FileTarget], options: ScanOptions, progress: ProgressCallback | None = None
+    ) -> Iterator[FileResult]:
+        import statistics
+        import time
+
+        serial = SerialExecutor()
+        durations: list[float] = []
+        for i, target in enumerate(files):
+            remaining = len(files) - i
+            # The median ignores the first files' one-off costs (lazy imports of their formats).
+            if (
+                len(durations) >= _ADAPT_SAMPLE
+                and remaining >= 2 * self.jobs
+                and statistics.median(durations[-_ADAPT_WINDOW:]) * remaining > self.worth
+            ):
+                yield from PoolExecutor(self.jobs).map(job, files[i:], options, progress)
+                return
+            t0 = time.perf_counter()
+            yield from serial.map(job, [target], options, progress)
+            durations.append(time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)

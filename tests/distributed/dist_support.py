@@ -64,3 +64,16 @@ def slow_scan(target: FileTarget, options: ScanOptions) -> FileResult:
     """A scan slow enough for the test to pull the scheduler away in the middle."""
     time.sleep(0.2)
     return scan_file(target, options)
+
+
+def pid_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """A fast scan whose result names the process that made it (in ``formats``)."""
+    import dataclasses
+
+    return dataclasses.replace(scan_file(target, options), formats=(f"pid:{os.getpid()}",))
+
+
+def slow_pid_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """A slow scan (20 ms a file) whose result names the process that made it."""
+    time.sleep(0.02)
+    return pid_scan(target, options)

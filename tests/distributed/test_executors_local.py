@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dist_support import dying_scan, raising_scan, summary
+from dist_support import dying_scan, pid_scan, raising_scan, slow_pid_scan, summary
 from typer.testing import CliRunner
 
 from modelsieve import executors
@@ -35,7 +35,7 @@ def test_cli_and_api_import_without_dask() -> None:
 def test_choose_picks_the_executor_the_options_ask_for() -> None:
     assert isinstance(executors.choose(ScanOptions(jobs=1), 100), executors.SerialExecutor)
     assert isinstance(executors.choose(ScanOptions(jobs=4), 2), executors.SerialExecutor)
-    assert executors.choose(ScanOptions(jobs=4), 100) == executors.PoolExecutor(jobs=4)
+    assert executors.choose(ScanOptions(jobs=4), 100) == executors.AdaptiveExecutor(jobs=4)
     assert executors.choose(ScanOptions(jobs=3, cluster="local"), 1) == executors.DaskExecutor("local", jobs=3)
 
 
@@ -46,7 +46,9 @@ def test_pool_scan_equals_serial_scan(mixed_folder: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "executor", [executors.SerialExecutor(), executors.PoolExecutor(jobs=2)], ids=["serial", "pool"]
+    "executor",
+    [executors.SerialExecutor(), executors.PoolExecutor(jobs=2), executors.AdaptiveExecutor(jobs=2, worth=0.0)],
+    ids=["serial", "pool", "adaptive"],
 )
 def test_scan_exception_is_inconclusive_for_that_file_only(mixed_folder: Path, executor: executors.Executor) -> None:
     files = _files(mixed_folder)
@@ -94,3 +96,37 @@ def test_scan_help_documents_cluster() -> None:
     result = CliRunner().invoke(app, ["scan", "--help"], env={"COLUMNS": "200"})
     assert "--cluster" in result.output
     assert "shared filesystem" in result.output
+
+
+def _pids(results: list) -> list[str]:  # type: ignore[type-arg]
+    return [r.formats[0] for r in results]
+
+
+def test_adaptive_scans_small_work_in_this_process(tmp_path: Path) -> None:
+    import os
+
+    for i in range(40):
+        (tmp_path / f"f{i:02}.pkl").write_bytes(b"\x80\x02K\x01.")
+    files = _files(tmp_path)
+    job = executors.Job(scan=pid_scan, fail=failed_result)
+    results = list(executors.AdaptiveExecutor(jobs=2).map(job, files, ScanOptions()))
+    assert [r.path for r in results] == [t.display for t in files]
+    assert set(_pids(results)) == {f"pid:{os.getpid()}"}
+
+
+def test_adaptive_moves_big_work_to_worker_processes(tmp_path: Path) -> None:
+    import os
+
+    for i in range(40):
+        (tmp_path / f"f{i:02}.pkl").write_bytes(b"\x80\x02K\x01.")
+    files = _files(tmp_path)
+    job = executors.Job(scan=slow_pid_scan, fail=failed_result)
+    seen: list[str] = []
+    # 20 ms a file: after the 8 timed files, 32 remain, an estimated 0.64 s, above 0.25 s.
+    results = list(executors.AdaptiveExecutor(jobs=2).map(job, files, ScanOptions(), lambda r: seen.append(r.path)))
+    assert [r.path for r in results] == [t.display for t in files]
+    assert sorted(seen) == sorted(t.display for t in files)
+    pids = _pids(results)
+    here = f"pid:{os.getpid()}"
+    assert pids[:8] == [here] * 8
+    assert here not in pids[8:] and len(set(pids[8:])) >= 1
