@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from enum import Enum
 from pathlib import Path
@@ -11,20 +12,23 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from modelsieve import __version__
-from modelsieve.hub.cli import register as register_hub_commands
-from modelsieve.triage.cli import app as triage_app
 
 if TYPE_CHECKING:
     from modelsieve.baseline import Baseline
 
-app = typer.Typer(
-    name="modelsieve",
-    help="What would happen if you loaded this model? Static scanner for ML model artifacts; never executes them.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(triage_app, name="triage")
+_HELP = "What would happen if you loaded this model? Static scanner for ML model artifacts; never executes them."
+
+
+def _typer() -> typer.Typer:
+    return typer.Typer(
+        name="modelsieve", help=_HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    )
+
+
+# Typer turns every registered command into a click command on each run, which costs milliseconds per
+# command: `modelsieve scan`, the command people and CI run most, runs an app holding only itself.
+# ``app`` (the whole CLI, with the hub and triage commands) is built on first use.
+_base = _typer()
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -52,7 +56,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_base.callback()
 def main(
     version: Annotated[
         Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
@@ -98,7 +102,7 @@ scheduler and every worker need the same modelsieve version installed.
 """
 
 
-@app.command(help=_SCAN_HELP)
+@_base.command(help=_SCAN_HELP)
 def scan(
     paths: Annotated[list[str], typer.Argument(help="Files and folders to scan.")],
     output_format: Annotated[
@@ -290,7 +294,7 @@ def exit_code(report) -> int:  # type: ignore[no-untyped-def]
     )
 
 
-@app.command()
+@_base.command()
 def rules(
     output_format: Annotated[
         RulesFormat, typer.Option("--format", "-f", help="text, markdown (as RULES.md) or json.")
@@ -313,11 +317,34 @@ def rules(
         typer.echo(f"{rule.id}  {rule.severity.value:<8} {rule.effect.value:<12} {rule.title}")
 
 
-register_hub_commands(app)  # hunt, compare (after scan, so the help lists scan first)
+@functools.cache
+def full_app() -> typer.Typer:
+    """The whole command-line interface: scan, rules, hunt, compare and the triage group."""
+    from modelsieve.hub.cli import register as register_hub_commands
+    from modelsieve.triage.cli import app as triage_app
+
+    register_hub_commands(_base)  # hunt, compare (after scan, so the help lists scan first)
+    _base.add_typer(triage_app, name="triage")
+    return _base
+
+
+@functools.cache
+def scan_app() -> typer.Typer:
+    """An app holding only the scan command (and the --version callback), for `modelsieve scan ...`."""
+    only = _typer()
+    only.callback()(main)
+    only.command(help=_SCAN_HELP)(scan)
+    return only
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        return full_app()
+    raise AttributeError(name)
 
 
 def run() -> None:
-    app()
+    (scan_app() if sys.argv[1:2] == ["scan"] else full_app())()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -63,6 +62,8 @@ def bytes_artifact(data: bytes, location: Location, name: str = "", depth: int =
 
 def spool(limit_in_memory: int) -> BinaryIO:
     """A writable temporary stream that moves to disk past ``limit_in_memory`` bytes."""
+    import tempfile  # imports random and more; only archives and decoded layers need it
+
     return tempfile.SpooledTemporaryFile(max_size=limit_in_memory, mode="w+b")  # type: ignore[return-value]
 
 
