@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import binascii
+import functools
 import ipaddress
 import re
 import struct
@@ -26,13 +27,12 @@ _TLDS = (
     "com|net|org|io|ai|co|app|dev|xyz|ru|cn|top|info|biz|me|cc|tk|pw|su|onion|site|online|live|club|"
     "us|uk|de|fr|jp|tv|gg|ly|ws|su|icu|shop|cloud|link|click|space|fun|lol"
 )
-_DOMAIN_RE = re.compile(rf"((?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS}))", re.IGNORECASE)
+_DOMAIN = rf"((?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS}))"
 # First labels that are Python names, so `logger.info` or `self.app` is not a domain.
 _CODE_LABELS = frozenset(
     {"self", "cls", "os", "sys", "np", "torch", "logging", "logger", "log", "tf", "jnp", "config", "args", "kwargs"}
 )
-_COMMAND_RE = re.compile(
-    r"""(?ix)
+_COMMAND = r"""(?ix)
     (?:\b(?:curl|wget)\b[^|;\n]{0,300}\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b)
     |(?:\bwget\b\s+(?:-\S+\s+)*(?:https?|ftp)://\S+)
     |(?:\bcurl\b\s+(?:-\S+\s+)*(?:https?|ftp)://\S+)
@@ -58,7 +58,20 @@ _COMMAND_RE = re.compile(
     |(?:\bperl\s+-e\s+['"][^'"]{0,200}socket)
     |(?:\bcrontab\s+-)
     """
-)
+
+
+# The two largest patterns are compiled on first use: most scanned strings never reach them (a
+# candidate domain or a command trigger word comes first), and compiling them is slow.
+@functools.cache
+def _domain_re() -> re.Pattern[str]:
+    return re.compile(_DOMAIN, re.IGNORECASE)
+
+
+@functools.cache
+def _command_re() -> re.Pattern[str]:
+    return re.compile(_COMMAND)
+
+
 _BASE64_RE = re.compile(r"(?<![A-Za-z0-9+/=_-])([A-Za-z0-9+/]{32,}={0,2}|[A-Za-z0-9_-]{32,}={0,2})(?![A-Za-z0-9+/=_-])")
 _HEX_RE = re.compile(r"(?<![0-9A-Fa-f])((?:[0-9A-Fa-f]{2}){24,})(?![0-9A-Fa-f])")
 _ESCAPED_HEX_RE = re.compile(r"((?:\\x[0-9A-Fa-f]{2}){16,})")
@@ -258,7 +271,7 @@ def _domains(text: str, spans: list[tuple[int, int]], found: dict[Indicator, Non
             continue
         if _inside(start, spans):
             continue
-        candidate = _DOMAIN_RE.fullmatch(text, start, m.end())
+        candidate = _domain_re().fullmatch(text, start, m.end())
         if candidate is None:
             continue
         domain = candidate.group(1).lower()
@@ -298,7 +311,7 @@ def _commands(text: str, found: dict[Indicator, None]) -> None:
         line_end = len(text) if line_end == -1 else line_end
         # Long lines (minified JSON) are cut into windows around the trigger.
         hi = min(line_end, pos + 400)
-        for m in _COMMAND_RE.finditer(text, lo, hi):
+        for m in _command_re().finditer(text, lo, hi):
             start = max(lo, m.start() - 80)
             end = min(hi, m.end() + 160)
             found.setdefault(Indicator(IndicatorKind.COMMAND, text[start:end].strip()), None)
