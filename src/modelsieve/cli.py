@@ -148,7 +148,15 @@ def scan(
         Optional[Path],
         typer.Option("--write-baseline", help="Write every current finding to this baseline file.", dir_okay=False),
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0 = one per core).")] = 0,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Worker processes (0 = one per core). Scanning starts in this process; the rest moves to "
+            "workers once the remaining work is estimated to outweigh starting them.",
+        ),
+    ] = 0,
     cluster: Annotated[
         Optional[str],
         typer.Option("--cluster", metavar="ADDRESS", help="Scan on a Dask scheduler (tcp://HOST:PORT) or 'local'."),
