@@ -29,6 +29,25 @@ from modelsieve.pickle.values import (
     text_of,
 )
 
+#: Shared constants for the values real pickles push most (small ints from BININT1/BININT2, None, True,
+#: False): making a frozen dataclass costs more than interpreting the opcode. Constants are immutable, so
+#: sharing them is invisible, except that putting an equal shared constant into a memo slot again is not
+#: reported as an overwrite (it changes nothing).
+_SMALL_INTS = tuple(Const(i) for i in range(256))
+_NONE, _TRUE, _FALSE = Const(None), Const(True), Const(False)
+_INTS: dict[int, Const] = {}
+_MAX_SHARED_INTS = 65536
+
+
+def _int_const(value: int) -> Const:
+    found = _INTS.get(value)
+    if found is None:
+        found = Const(value)
+        if len(_INTS) < _MAX_SHARED_INTS:
+            _INTS[value] = found
+    return found
+
+
 #: Payloads above this size are skipped and kept only as offset, length and prefix (read back
 #: on demand when a decode/decompress needs them): tensor data must not accumulate in memory.
 LARGE_PAYLOAD = 64 * 1024
@@ -182,6 +201,8 @@ class Machine:
         reader = self.reader
         limits = self.limits
         max_depth = limits.max_stack_depth
+        max_memo = limits.max_memo_entries
+        memo = self.memo
         ops = _OPS
         while True:
             # Reader.tell() and read1() inlined: they are the two calls every opcode makes.
@@ -197,18 +218,44 @@ class Machine:
                 code = buf[i]
             else:
                 code = reader.read1()
-            handler = ops[code] if code >= 0 else None
-            if handler is None:
-                if code < 0:
-                    raise self.fail("pickle data was truncated (no STOP opcode)")
-                raise self.fail(f"invalid load key {bytes([code])!r}")
-            try:
-                if handler(self):
-                    return self.pop()
-            except Truncated:
-                raise self.fail("pickle data was truncated") from None
-            except (ValueError, OverflowError, UnicodeDecodeError, struct.error) as exc:
-                raise self.fail(f"bad argument to opcode {bytes([code])!r}: {exc}") from None
+            # BINPUT, LONG_BINPUT, BINGET and BININT1 make up over half the opcodes of real pickles: done here
+            # without a call when their argument is in the buffer and nothing unusual happens; anything else
+            # (a memo overwrite, an unset slot, a limit, an argument across a buffer refill) goes to the
+            # general handler, which reports it.
+            j = reader._i
+            buf = reader._buf
+            stack = self.stack
+            if code == 0x71 and j < len(buf) and stack and buf[j] not in memo and len(memo) < max_memo:
+                memo[buf[j]] = stack[-1]
+                reader._i = j + 1
+            elif code == 0x68 and j < len(buf) and buf[j] in memo:
+                stack.append(memo[buf[j]])
+                reader._i = j + 1
+            elif code == 0x4B and j < len(buf):
+                stack.append(_SMALL_INTS[buf[j]])
+                reader._i = j + 1
+            elif (
+                code == 0x72
+                and j + 4 <= len(buf)
+                and stack
+                and (slot := int.from_bytes(buf[j : j + 4], "little")) not in memo
+                and len(memo) < max_memo
+            ):
+                memo[slot] = stack[-1]
+                reader._i = j + 4
+            else:
+                handler = ops[code] if code >= 0 else None
+                if handler is None:
+                    if code < 0:
+                        raise self.fail("pickle data was truncated (no STOP opcode)")
+                    raise self.fail(f"invalid load key {bytes([code])!r}")
+                try:
+                    if handler(self):
+                        return self.pop()
+                except Truncated:
+                    raise self.fail("pickle data was truncated") from None
+                except (ValueError, OverflowError, UnicodeDecodeError, struct.error) as exc:
+                    raise self.fail(f"bad argument to opcode {bytes([code])!r}: {exc}") from None
             frame_end = self.frame_end
             if frame_end is not None or self.op_end is not None:
                 op_end = self.op_end if self.op_end is not None else reader.tell()
@@ -266,10 +313,10 @@ class Machine:
         self.push(Const(int.from_bytes(self.reader.read(4), "little", signed=True)))
 
     def op_binint1(self) -> None:
-        self.push(Const(self.reader.byte()))
+        self.push(_SMALL_INTS[self.reader.byte()])
 
     def op_binint2(self) -> None:
-        self.push(Const(self._uint(2)))
+        self.push(_int_const(self._uint(2)))
 
     def op_long(self) -> None:
         line = self._line()
@@ -299,13 +346,13 @@ class Machine:
         self.push(Const(struct.unpack(">d", self.reader.read(8))[0]))
 
     def op_none(self) -> None:
-        self.push(Const(None))
+        self.push(_NONE)
 
     def op_newtrue(self) -> None:
-        self.push(Const(True))
+        self.push(_TRUE)
 
     def op_newfalse(self) -> None:
-        self.push(Const(False))
+        self.push(_FALSE)
 
     def _text_line(self) -> bytes | LargeBytes:
         """A protocol-0 string argument; huge ones (numpy arrays in protocol 0) stay symbolic."""
