@@ -25,16 +25,16 @@ class FileTarget:
 def expand(targets: list[str]) -> tuple[list[FileTarget], list[SkippedItem]]:
     """Files under the targets, in a stable order, plus what was skipped and why.
 
-    Symbolic links are not followed: a link inside a downloaded repository can
-    point anywhere on the machine, and its target is not part of the artifact.
+    Symbolic links found inside a folder are not followed: a link inside a downloaded
+    repository can point anywhere on the machine, and its target is not part of the
+    artifact. A target named on the command line is what the person asked for, link or
+    not, so it is followed (as ``find -H`` and ripgrep do).
     """
     files: list[FileTarget] = []
     skipped: list[SkippedItem] = []
     for target in targets:
         path = Path(target)
-        if path.is_symlink() and path.is_dir():
-            skipped.append(SkippedItem(target, "symbolic link to a folder; not followed"))
-        elif path.is_dir():
+        if path.is_dir():
             for f, rel, reason in _walk(path):
                 if reason:
                     skipped.append(SkippedItem(str(f), reason))
@@ -50,6 +50,12 @@ def expand(targets: list[str]) -> tuple[list[FileTarget], list[SkippedItem]]:
 def _walk(root: Path) -> Iterator[tuple[Path, str, str]]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        for name in dirnames:
+            # os.walk lists a link to a folder among the folders and, without followlinks, never enters
+            # it: say so instead of leaving it out silently.
+            full = Path(dirpath) / name
+            if full.is_symlink():
+                yield full, full.relative_to(root).as_posix(), f"symbolic link to {os.readlink(full)}; not followed"
         for name in sorted(filenames):
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
