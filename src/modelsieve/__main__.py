@@ -1,3 +1,3 @@
-from modelsieve.cli import run
+from modelsieve.entry import main
 
-run()
+main()

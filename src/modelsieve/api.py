@@ -25,6 +25,7 @@ from modelsieve.walk import FileTarget, expand
 
 if TYPE_CHECKING:
     from modelsieve.baseline import Baseline
+    from modelsieve.warm import WarmWorkers
 
 ProgressCallback = Callable[[FileResult], None]
 
@@ -35,10 +36,12 @@ def scan(
     progress: ProgressCallback | None = None,
     *,
     baseline: Baseline | None = None,
+    warm: WarmWorkers | None = None,
 ) -> Report:
     """Scan files and folders; return one Report with a verdict per file and overall.
 
-    ``baseline`` marks accepted findings as suppressed (they stay in the report).
+    ``baseline`` marks accepted findings as suppressed (they stay in the report). ``warm``: workers forked
+    when the command started (``modelsieve.warm.start``); they are used or released, and closed either way.
     """
     options = options or ScanOptions()
     if isinstance(paths, (str, os.PathLike)):
@@ -50,11 +53,14 @@ def scan(
         # Hub repositories are listed and read remotely; hub.scan hands local paths back here.
         from modelsieve.hub.scan import scan as scan_hub
 
+        if warm is not None:
+            warm.close()
+
         return scan_hub(targets, options, progress=progress, baseline=baseline)
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
     files, skipped = expand(targets)
-    results = _weigh(files, _label_companion_data(files, _scan_all(files, options, progress)), baseline)
+    results = _weigh(files, _label_companion_data(files, _scan_all(files, options, progress, warm)), baseline)
     return build_report(targets, results, skipped, options, started, t0)
 
 
@@ -80,8 +86,10 @@ def build_report(
     )
 
 
-def _scan_all(files: list[FileTarget], options: ScanOptions, progress: ProgressCallback | None) -> list[FileResult]:
-    executor = executors.choose(options, len(files))
+def _scan_all(
+    files: list[FileTarget], options: ScanOptions, progress: ProgressCallback | None, warm: WarmWorkers | None = None
+) -> list[FileResult]:
+    executor = executors.choose(options, len(files), warm)
     job = executors.Job(scan=scan_file, fail=failed_result, prepare=prepare_workers)
     return list(executor.map(job, files, options, progress))
 

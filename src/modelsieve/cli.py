@@ -15,6 +15,7 @@ from modelsieve import __version__
 
 if TYPE_CHECKING:
     from modelsieve.baseline import Baseline
+    from modelsieve.warm import WarmWorkers
 
 _HELP = "What would happen if you loaded this model? Static scanner for ML model artifacts; never executes them."
 
@@ -104,6 +105,7 @@ scheduler and every worker need the same modelsieve version installed.
 
 @_base.command(help=_SCAN_HELP)
 def scan(
+    ctx: typer.Context,
     paths: Annotated[list[str], typer.Argument(help="Files and folders to scan.")],
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="Output format: text, json, sarif, html or markdown.")
@@ -153,8 +155,8 @@ def scan(
         typer.Option(
             "--jobs",
             "-j",
-            help="Worker processes (0 = one per core). Scanning starts in this process; the rest moves to "
-            "workers once the remaining work is estimated to outweigh starting them.",
+            help="Processes that scan (0 = one per core), this one included. The command forks its workers "
+            "as it starts, so they are ready when the file list is.",
         ),
     ] = 0,
     cluster: Annotated[
@@ -209,12 +211,16 @@ def scan(
     if db_url:  # review decisions are looked up by sha256 too
         options = dataclasses.replace(options, always_hash=True)
     from modelsieve.executors import ClusterError
+    from modelsieve.warm import WarmWorkers
+
+    # Workers forked by modelsieve.entry when the command started (None in tests and on one core).
+    warm = ctx.obj if isinstance(ctx.obj, WarmWorkers) else None
 
     try:
         if progress and sys.stderr.isatty():
-            report = _scan_with_progress(run_scan, paths, options, accepted)
+            report = _scan_with_progress(run_scan, paths, options, accepted, warm)
         else:
-            report = run_scan(paths, options, baseline=accepted)
+            report = run_scan(paths, options, baseline=accepted, warm=warm)
     except ClusterError as exc:
         typer.echo(f"modelsieve: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -255,7 +261,7 @@ def _pick(cli: bool | None, configured: bool | None, default: bool) -> bool:
     return configured if configured is not None else default
 
 
-def _scan_with_progress(run_scan, paths, options, accepted):  # type: ignore[no-untyped-def]
+def _scan_with_progress(run_scan, paths, options, accepted, warm):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -266,7 +272,7 @@ def _scan_with_progress(run_scan, paths, options, accepted):  # type: ignore[no-
         transient=True,
     ) as bar:
         task = bar.add_task("scan", total=None)
-        return run_scan(paths, options, progress=lambda _r: bar.advance(task), baseline=accepted)
+        return run_scan(paths, options, progress=lambda _r: bar.advance(task), baseline=accepted, warm=warm)
 
 
 def _render(report, output_format: OutputFormat, verbose: bool) -> str:  # type: ignore[no-untyped-def]
@@ -351,8 +357,9 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(name)
 
 
-def run() -> None:
-    (scan_app() if sys.argv[1:2] == ["scan"] else full_app())()
+def run(warm: WarmWorkers | None = None) -> None:
+    """Run the command line; ``warm``: workers forked for a scan before this module was imported."""
+    (scan_app() if sys.argv[1:2] == ["scan"] else full_app())(obj=warm)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from modelsieve.rules.base import Rule
+    from modelsieve.warm import WarmWorkers
 
 # concurrent.futures, multiprocessing, logging and socket are imported where used: a one-file scan
 # (the common CLI case) runs serially and must not pay ~40 ms to import them.
@@ -78,12 +79,19 @@ class Executor(Protocol):
     ) -> Iterator[FileResult]: ...
 
 
-def choose(options: ScanOptions, n_files: int) -> Executor:
-    """The executor ``options`` ask for: a Dask cluster with ``cluster``, else this process moving to a local
-    pool when the work is big enough (``AdaptiveExecutor``)."""
+def choose(options: ScanOptions, n_files: int, warm: WarmWorkers | None = None) -> Executor:
+    """The executor ``options`` ask for: a Dask cluster with ``cluster``; else the ``warm`` workers forked
+    when the command started, if any; else this process moving to a local pool when the work is big enough
+    (``AdaptiveExecutor``). Warm workers that are not used are released here."""
+    jobs = options.jobs or (os.cpu_count() or 1)
+    if warm is not None:
+        from modelsieve.warm import MAX_FILES
+
+        if not options.cluster and jobs > 1 and 2 <= n_files <= MAX_FILES:
+            return WarmExecutor(warm, jobs=jobs)
+        warm.close()
     if options.cluster:
         return DaskExecutor(options.cluster, jobs=options.jobs)
-    jobs = options.jobs or (os.cpu_count() or 1)
     if jobs <= 1 or n_files < _PARALLEL_MIN_FILES:
         return SerialExecutor()
     return AdaptiveExecutor(jobs=min(jobs, n_files))
@@ -128,13 +136,69 @@ class SerialExecutor:
         self, job: Job, files: Sequence[FileTarget], options: ScanOptions, progress: ProgressCallback | None = None
     ) -> Iterator[FileResult]:
         for target in files:
-            try:
-                result = job.scan(target, options)
-            except Exception as exc:  # one file's failure must not end the scan
-                result = job.fail(target, options, f"scan failed: {_describe(exc)}", rule=_internal_error())
+            result = scan_one(job, target, options)
             if progress:
                 progress(result)
             yield result
+
+
+def scan_one(job: Job, target: FileTarget, options: ScanOptions) -> FileResult:
+    """``job.scan`` of one file; an exception makes that file inconclusive instead of ending the scan."""
+    try:
+        return job.scan(target, options)
+    except Exception as exc:  # one file's failure must not end the scan
+        return job.fail(target, options, f"scan failed: {_describe(exc)}", rule=_internal_error())
+
+
+@dataclass(frozen=True)
+class WarmExecutor:
+    """Scans with the warm workers forked when the command started (``modelsieve.warm``) and in this process,
+    all taking files from one queue. Files whose worker died are scanned again each in a process of its own.
+    """
+
+    warm: WarmWorkers
+    jobs: int
+
+    def map(
+        self, job: Job, files: Sequence[FileTarget], options: ScanOptions, progress: ProgressCallback | None = None
+    ) -> Iterator[FileResult]:
+        import select
+
+        from modelsieve.warm import read_results
+
+        try:
+            active = self.warm.send((job, list(files), options), len(files), use=min(self.warm.count, self.jobs - 1))
+            buffers = {w.result_r: bytearray() for w in active}
+            reorder = _Reorder()
+            arrived: set[int] = set()
+
+            def take(records: list[tuple[int, FileResult]]) -> Iterator[FileResult]:
+                for i, result in records:
+                    arrived.add(i)
+                    if progress:
+                        progress(result)
+                    yield from reorder.put(i, result)
+
+            def collect(timeout: float | None) -> Iterator[FileResult]:
+                if not buffers:
+                    return
+                ready, _, _ = select.select(list(buffers), [], [], timeout)
+                for fd in ready:
+                    records, ended = read_results(fd, buffers[fd])
+                    yield from take(records)
+                    if ended:
+                        del buffers[fd]
+
+            while (i := self.warm.next_index()) is not None:
+                yield from take([(i, scan_one(job, files[i], options))])
+                yield from collect(0)
+            while buffers:
+                yield from collect(None)
+            for i in range(len(files)):
+                if i not in arrived:
+                    yield from take([(i, _isolated(job, files[i], options))])
+        finally:
+            self.warm.close()
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,32 @@ def slow_pid_scan(target: FileTarget, options: ScanOptions) -> FileResult:
     """A slow scan (20 ms a file) whose result names the process that made it."""
     time.sleep(0.02)
     return pid_scan(target, options)
+
+
+#: The pid of the test process, fixed when the module is imported there: forked workers see it too.
+PARENT_PID = os.getpid()
+
+
+def slow_in_parent_pid_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """``pid_scan``, 20 ms slower in the test process, so that warm workers take a share of the files."""
+    if os.getpid() == PARENT_PID:
+        time.sleep(0.02)
+    return pid_scan(target, options)
+
+
+def dies_outside_parent_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """Kills any process but the test process on its first file (a worker, a rescan process); the test process
+    scans normally, slowly enough that a worker takes a file first."""
+    if os.getpid() != PARENT_PID:
+        os._exit(13)
+    time.sleep(0.02)
+    return scan_file(target, options)
+
+
+def prints_outside_parent_scan(target: FileTarget, options: ScanOptions) -> FileResult:
+    """Prints to stdout in a worker (as a chatty library might); slow in the test process."""
+    if os.getpid() != PARENT_PID:
+        print("LEAKED-FROM-WORKER", flush=True)
+    else:
+        time.sleep(0.02)
+    return scan_file(target, options)

@@ -1,0 +1,125 @@
+"""Warm workers (modelsieve.warm): forked at start-up, fed from one queue with this process, never losing a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dist_support import (
+    dies_outside_parent_scan,
+    prints_outside_parent_scan,
+    slow_in_parent_pid_scan,
+    summary,
+)
+
+from modelsieve import executors, warm
+from modelsieve.api import failed_result, scan, scan_file
+from modelsieve.model import Verdict
+from modelsieve.options import ScanOptions
+from modelsieve.walk import expand
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="warm workers need fork")
+
+
+def _files(folder: Path):  # type: ignore[no-untyped-def]
+    files, _ = expand([str(folder)])
+    return files
+
+
+def _reaped(workers: warm.WarmWorkers) -> bool:
+    for w in workers.workers:
+        try:
+            os.waitpid(w.pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return True
+
+
+def _many(tmp_path: Path, n: int = 30) -> Path:
+    for i in range(n):
+        (tmp_path / f"f{i:02}.pkl").write_bytes(b"\x80\x02K\x01.")
+    return tmp_path
+
+
+def test_warm_scan_equals_serial_scan(mixed_folder: Path) -> None:
+    workers = warm.start(1)
+    assert workers is not None
+    warmed = scan(mixed_folder, ScanOptions(jobs=2), warm=workers)
+    assert workers.closed and _reaped(workers)
+    assert summary(warmed.results) == summary(scan(mixed_folder, ScanOptions(jobs=1)).results)
+
+
+def test_workers_and_this_process_share_the_files_in_order(tmp_path: Path) -> None:
+    files = _files(_many(tmp_path))
+    workers = warm.start(1)
+    assert workers is not None
+    seen: list[str] = []
+    job = executors.Job(scan=slow_in_parent_pid_scan, fail=failed_result)
+    results = list(
+        executors.WarmExecutor(workers, jobs=2).map(job, files, ScanOptions(), lambda r: seen.append(r.path))
+    )
+    assert [r.path for r in results] == [t.display for t in files]
+    assert sorted(seen) == sorted(t.display for t in files)
+    pids = {r.formats[0] for r in results}
+    assert pids == {f"pid:{os.getpid()}", f"pid:{workers.workers[0].pid}"}
+    assert _reaped(workers)
+
+
+def test_a_worker_that_dies_costs_only_the_file_it_was_scanning(tmp_path: Path) -> None:
+    files = _files(_many(tmp_path, 12))
+    workers = warm.start(1)
+    assert workers is not None
+    job = executors.Job(scan=dies_outside_parent_scan, fail=failed_result)
+    results = list(executors.WarmExecutor(workers, jobs=2).map(job, files, ScanOptions()))
+    assert [r.path for r in results] == [t.display for t in files]
+    dead = [r for r in results if r.verdict is Verdict.INCONCLUSIVE]
+    # The worker died on its first file; rescanned in a process of its own, that file killed it again.
+    assert len(dead) == 1
+    assert [f.rule_id for f in dead[0].findings] == ["GEN006"]
+    assert "worker process died" in dead[0].findings[0].message
+    for target, result in zip(files, results, strict=True):
+        if result is not dead[0]:
+            assert summary([result]) == summary([scan_file(target, ScanOptions())])
+    assert _reaped(workers)
+
+
+def test_worker_output_never_reaches_stdout(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    files = _files(_many(tmp_path, 12))
+    workers = warm.start(1)
+    assert workers is not None
+    job = executors.Job(scan=prints_outside_parent_scan, fail=failed_result)
+    results = list(executors.WarmExecutor(workers, jobs=2).map(job, files, ScanOptions()))
+    assert len(results) == len(files)
+    assert "LEAKED-FROM-WORKER" not in capfd.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("options", "n_files"),
+    [(ScanOptions(jobs=1), 100), (ScanOptions(jobs=2), 1), (ScanOptions(jobs=2, cluster="local"), 100)],
+    ids=["one-job", "one-file", "cluster"],
+)
+def test_unused_warm_workers_are_released(options: ScanOptions, n_files: int) -> None:
+    workers = warm.start(2)
+    assert workers is not None
+    executor = executors.choose(options, n_files, workers)
+    assert not isinstance(executor, executors.WarmExecutor)
+    assert workers.closed and _reaped(workers)
+
+
+def test_the_command_line_scans_with_warm_workers(mixed_folder: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "modelsieve", "scan", str(mixed_folder), "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    expected = scan(mixed_folder, ScanOptions(jobs=1))
+    assert [(f["path"], f["verdict"]) for f in report["files"]] == [(r.path, r.verdict.value) for r in expected.results]
