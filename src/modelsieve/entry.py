@@ -1,14 +1,16 @@
-"""The ``modelsieve`` command. For ``modelsieve scan`` it forks warm workers first, before anything heavy is
-imported, so that they import the scanner on the other cores while this process starts the CLI."""
+"""The ``modelsieve`` command. For ``modelsieve scan`` of a folder or several files it forks warm workers first,
+before anything heavy is imported, so that they import the scanner on the other cores while this process
+starts the CLI."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main() -> None:
     warm = None
-    if sys.argv[1:2] == ["scan"] and not {"--help", "-h"} & set(sys.argv[2:]):
+    if sys.argv[1:2] == ["scan"] and _several_files(sys.argv[2:]):
         from modelsieve.warm import start
 
         warm = start()
@@ -19,6 +21,17 @@ def main() -> None:
     finally:
         if warm is not None:
             warm.close()
+
+
+def _several_files(args: list[str]) -> bool:
+    """Whether the arguments name a folder, an @FILE list or two files or more: a single file is scanned
+    sooner without workers (forking and stopping one costs more than it saves)."""
+    if {"--help", "-h"} & set(args):
+        return False
+    named = [a for a in args if not a.startswith("-")]
+    if any(a.startswith("@") for a in named) or any(os.path.isdir(a) for a in named):
+        return True
+    return sum(os.path.isfile(a) for a in named) >= 2
 
 
 if __name__ == "__main__":

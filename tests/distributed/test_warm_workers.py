@@ -123,3 +123,19 @@ def test_the_command_line_scans_with_warm_workers(mixed_folder: Path) -> None:
     report = json.loads(out.stdout)
     expected = scan(mixed_folder, ScanOptions(jobs=1))
     assert [(f["path"], f["verdict"]) for f in report["files"]] == [(r.path, r.verdict.value) for r in expected.results]
+
+
+def test_workers_are_forked_only_for_several_files(tmp_path: Path) -> None:
+    from modelsieve.entry import _several_files
+
+    one = tmp_path / "a.pkl"
+    one.write_bytes(b"\x80\x02N.")
+    two = tmp_path / "b.pkl"
+    two.write_bytes(b"\x80\x02N.")
+    assert not _several_files([str(one)])
+    assert not _several_files([str(one), "-f", "json", "-o", str(tmp_path / "out.json")])
+    assert not _several_files(["hf://owner/name"])
+    assert not _several_files([str(tmp_path), "--help"])
+    assert _several_files([str(tmp_path)])
+    assert _several_files([str(one), str(two)])
+    assert _several_files(["@targets.txt"])
