@@ -31,13 +31,18 @@ PEERS: dict[str, list[str]] = {
     "fickling": ["fickling", "--check-safety", "{path}"],
 }
 
+# A blocking wait with a kill timer: subprocess.run(timeout=...) polls the child every 50 ms, which rounded
+# every figure up to the next multiple of ~55 ms and hid the differences between tools.
 _MEASURE = (
-    "import resource, subprocess, sys, time, json\n"
+    "import resource, subprocess, sys, time, json, threading\n"
     "t = time.perf_counter()\n"
-    "p = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,"
-    " timeout=float(sys.argv[1]))\n"
-    "print(json.dumps({'s': time.perf_counter() - t, 'rss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
-    " 'rc': p.returncode}))\n"
+    "p = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "timer = threading.Timer(float(sys.argv[1]), p.kill)\n"
+    "timer.start()\n"
+    "rc = p.wait()\n"
+    "s = time.perf_counter() - t\n"
+    "timer.cancel()\n"
+    "print(json.dumps({'s': s, 'rss_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, 'rc': rc}))\n"
 )
 
 
@@ -65,6 +70,8 @@ def measure(cmd: list[str], timeout: float) -> Measurement | str:
         data = json.loads(out.stdout.strip().splitlines()[-1])
     except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError):
         return "timeout/error"
+    if data["rc"] == -9 and data["s"] >= timeout:
+        return "timeout"
     return Measurement(data["s"], data["rss_kb"] / 1024, data["rc"])
 
 
@@ -255,7 +262,7 @@ def main() -> None:
             result = min(timed, key=lambda m: m.seconds) if timed else runs[0]
             if isinstance(result, Measurement):
                 totals[name] += result.seconds
-                row += f"{result.seconds:>10.2f}s {result.peak_mb:>7.0f}MB rc{result.exit_code}"
+                row += f"{result.seconds:>10.3f}s {result.peak_mb:>6.0f}MB rc{result.exit_code}"
             else:
                 row += f"{result:>22}"
         print(row)
