@@ -29,9 +29,10 @@ from typing import Any
 
 _INDEX = struct.Struct("<I")
 _LENGTH = struct.Struct("<Q")
-#: The work pipe must hold every index before anyone reads (Linux pipes hold 64 KiB): bigger scans use the
-#: ordinary executors.
-MAX_FILES = 16_000 - 1
+#: Pipe capacity assumed where it cannot be asked (POSIX guarantees little; 16 KiB is the smallest default
+#: of the systems with fork).
+_DEFAULT_PIPE_BYTES = 16 * 1024
+_F_GETPIPE_SZ = 1032  # Linux fcntl command
 
 
 @dataclass
@@ -63,6 +64,18 @@ class WarmWorkers:
     @property
     def count(self) -> int:
         return len(self.workers)
+
+    @property
+    def max_files(self) -> int:
+        """The most files this pool takes: the work pipe must hold every index before anyone reads it, or
+        writing them could wait forever on workers that are gone. Bigger scans use the other executors."""
+        capacity = _DEFAULT_PIPE_BYTES
+        if sys.platform.startswith("linux"):
+            import fcntl
+
+            with contextlib.suppress(OSError):
+                capacity = fcntl.fcntl(self.work_w, _F_GETPIPE_SZ)
+        return capacity // _INDEX.size - 1
 
     def send(self, payload: Any, n_files: int, use: int) -> list[Worker]:
         """Queue ``n_files`` indices and give ``payload`` to the first ``use`` workers; the rest are released."""

@@ -139,3 +139,13 @@ def test_workers_are_forked_only_for_several_files(tmp_path: Path) -> None:
     assert _several_files([str(tmp_path)])
     assert _several_files([str(one), str(two)])
     assert _several_files(["@targets.txt"])
+
+
+def test_a_scan_bigger_than_the_work_pipe_uses_the_other_executors() -> None:
+    workers = warm.start(1)
+    assert workers is not None
+    limit = workers.max_files
+    assert limit >= 4000
+    executor = executors.choose(ScanOptions(jobs=2), limit + 1, workers)
+    assert isinstance(executor, executors.AdaptiveExecutor)
+    assert workers.closed and _reaped(workers)
