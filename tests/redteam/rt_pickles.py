@@ -329,6 +329,13 @@ def obf_str_join_unbound(m: str, d: Path) -> bytes:
     return p4(call(call(sglob("builtins", "getattr"), os_mod, name), sbu(shell(m))))
 
 
+def obf_str_swapcase_unbound(m: str, d: Path) -> bytes:
+    """``getattr(os, str.swapcase('SYSTEM'))`` through the dotted global ``builtins.str.swapcase``."""
+    name = call(sglob("builtins", "str.swapcase"), sbu("SYSTEM"))
+    os_mod = ccall(sglob("builtins", "__import__"), "os")
+    return p4(call(call(sglob("builtins", "getattr"), os_mod, name), sbu(shell(m))))
+
+
 def obf_bytes_decode(m: str, d: Path) -> bytes:
     name = call(glob("builtins", "getattr"), const(b"system"), sbu("decode"))
     return _getattr_os(

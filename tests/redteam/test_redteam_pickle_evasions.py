@@ -192,6 +192,7 @@ CASES: tuple[Case, ...] = (
     # obfuscated names
     Case("obf_str_join_bound", rp.obf_str_join, ("os.system",)),
     Case("obf_str_join_dotted", rp.obf_str_join_unbound, ("os.system",)),
+    Case("obf_str_swapcase_dotted", rp.obf_str_swapcase_unbound, ("os.system",)),
     Case("obf_bytes_decode", rp.obf_bytes_decode, ("os.system",)),
     Case("obf_codecs_rot13", rp.obf_codecs_rot13, ("os.system",)),
     Case("obf_operator_add", rp.obf_operator_add, ("os.system",)),

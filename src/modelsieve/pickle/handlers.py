@@ -493,20 +493,9 @@ def _make_str_method(kind: str, method: str) -> Handler:
     return handler
 
 
+# Unbound (``builtins.str.swapcase``) and bound calls emulate the same methods: pure.STR_METHODS.
 for _kind2 in ("str", "bytes"):
-    for _m in (
-        "format",
-        "__mod__",
-        "join",
-        "replace",
-        "lower",
-        "upper",
-        "strip",
-        "decode",
-        "encode",
-        "__add__",
-        "__getitem__",
-    ):
+    for _m in sorted(pure.STR_METHODS):
         HANDLERS[f"builtins.{_kind2}.{_m}"] = _make_str_method(_kind2, _m)
 
 

@@ -117,7 +117,7 @@ def decode_bytes(name: str, data: object) -> tuple[bytes, str]:
 _PLAIN_FORMAT = re.compile(r"(?:[^{}]|\{\{|\}\}|\{\w{0,8}\})*", re.S)
 _PLAIN_PERCENT = re.compile(r"(?:[^%]|%%|%s|%r)*", re.S)
 
-_STR_METHODS = frozenset(
+STR_METHODS = frozenset(
     {
         "format",
         "__mod__",
@@ -145,7 +145,7 @@ _STR_METHODS = frozenset(
 
 def string_method(obj: object, method: str, args: list[object]) -> object:
     """Compute ``obj.method(*args)`` for str/bytes constants (bounded); raises on anything else."""
-    if method not in _STR_METHODS or not isinstance(obj, (str, bytes)):
+    if method not in STR_METHODS or not isinstance(obj, (str, bytes)):
         raise ValueError("not emulated")
     if method == "__mul__" and (not isinstance(args[0], int) or len(obj) * args[0] > MAX_OUTPUT):
         raise TooLarge("string repetition too large")
