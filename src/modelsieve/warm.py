@@ -18,14 +18,17 @@ executor; a file that kills that one too is reported inconclusive.
 
 from __future__ import annotations
 
-import contextlib
+# Only modules the interpreter has already loaded are imported before the fork: every millisecond spent
+# here delays the workers. Hence plain classes below, not dataclasses (which import inspect and more), and
+# pickle imported where it is used.
 import os
-import pickle
-import signal
 import struct
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+
+# Not typing.TYPE_CHECKING: importing typing alone costs ~10 ms before the fork (mypy honours the name).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _INDEX = struct.Struct("<I")
 _LENGTH = struct.Struct("<Q")
@@ -35,13 +38,15 @@ _DEFAULT_PIPE_BYTES = 16 * 1024
 _F_GETPIPE_SZ = 1032  # Linux fcntl command
 
 
-@dataclass
 class Worker:
     """One forked worker: its pid and the parent's ends of its pipes."""
 
-    pid: int
-    task_w: int
-    result_r: int
+    __slots__ = ("pid", "result_r", "task_w")
+
+    def __init__(self, pid: int, task_w: int, result_r: int) -> None:
+        self.pid = pid
+        self.task_w = task_w
+        self.result_r = result_r
 
     def close_task(self) -> None:
         _close(self.task_w)
@@ -52,14 +57,16 @@ class Worker:
         self.result_r = -1
 
 
-@dataclass
 class WarmWorkers:
     """Forked workers waiting for a job; ``close`` ends whatever is left of them."""
 
-    workers: list[Worker]
-    work_r: int
-    work_w: int
-    closed: bool = field(default=False)
+    __slots__ = ("closed", "work_r", "work_w", "workers")
+
+    def __init__(self, workers: list[Worker], work_r: int, work_w: int) -> None:
+        self.workers = workers
+        self.work_r = work_r
+        self.work_w = work_w
+        self.closed = False
 
     @property
     def count(self) -> int:
@@ -73,8 +80,10 @@ class WarmWorkers:
         if sys.platform.startswith("linux"):
             import fcntl
 
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 - contextlib is not imported before the fork
                 capacity = fcntl.fcntl(self.work_w, _F_GETPIPE_SZ)
+            except OSError:
+                pass
         return capacity // _INDEX.size - 1
 
     def send(self, payload: Any, n_files: int, use: int) -> list[Worker]:
@@ -82,6 +91,8 @@ class WarmWorkers:
         os.write(self.work_w, b"".join(_INDEX.pack(i) for i in range(n_files)))
         os.close(self.work_w)
         self.work_w = -1
+        import pickle
+
         data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         active = self.workers[:use]
         for w in self.workers[use:]:
@@ -107,6 +118,8 @@ class WarmWorkers:
         for w in self.workers:
             w.close_task()
             w.close_results()
+        import signal
+
         for w in self.workers:
             # Workers that finished are reaped; released or abandoned ones (still importing, or scanning
             # for a run that ended early) are stopped: nothing they would do is wanted any more.
@@ -173,6 +186,8 @@ def _worker(task_r: int, work_r: int, result_w: int) -> None:  # pragma: no cove
     header = _read_exactly(task_r, _LENGTH.size)
     if len(header) < _LENGTH.size:
         return  # released: nothing to scan here
+    import pickle
+
     job, files, options = pickle.loads(_read_exactly(task_r, _LENGTH.unpack(header)[0]))
     from modelsieve.executors import scan_one
 
@@ -187,6 +202,8 @@ def _worker(task_r: int, work_r: int, result_w: int) -> None:  # pragma: no cove
 
 def read_results(fd: int, buffer: bytearray) -> tuple[list[tuple[int, Any]], bool]:
     """Complete ``(index, result)`` records readable from ``fd`` now; True once the worker has closed it."""
+    import pickle
+
     chunk = os.read(fd, 1 << 16)
     if not chunk:
         return [], True
@@ -220,5 +237,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _close(fd: int) -> None:
     if fd >= 0:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib is not imported before the fork
             os.close(fd)
+        except OSError:
+            pass
