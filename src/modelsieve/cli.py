@@ -74,8 +74,9 @@ Exit codes:
      outside the allow-list, rules PKL003/PKL004)
   2  nothing reaches the threshold, but a file was not fully analysed
      (inconclusive, not analysed, unreadable) or a path does not exist
-  3  bad settings: unreadable --config or --baseline, unknown key,
-     unusable --cluster (dask missing, no scheduler or workers)
+  3  bad settings: unknown option or missing path on the command line,
+     unreadable --config or --baseline, unknown key, unusable --cluster
+     (dask missing, no scheduler or workers)
 
 --fail-on takes a file verdict or a finding severity:
   suspicious  (default) fail on suspicious or malicious files
@@ -211,10 +212,11 @@ def scan(
     if db_url:  # review decisions are looked up by sha256 too
         options = dataclasses.replace(options, always_hash=True)
     from modelsieve.executors import ClusterError
-    from modelsieve.warm import WarmWorkers
 
     # Workers forked by modelsieve.entry when the command started (None in tests and on one core).
-    warm = ctx.obj if isinstance(ctx.obj, WarmWorkers) else None
+    state = ctx.obj if isinstance(ctx.obj, ScanRun) else ScanRun()
+    state.started = True
+    warm = state.warm
 
     try:
         if progress and sys.stderr.isatty():
@@ -357,9 +359,27 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(name)
 
 
+@dataclasses.dataclass
+class ScanRun:
+    """What `modelsieve scan` hands its command: the warm workers, and whether the command body started."""
+
+    warm: WarmWorkers | None = None
+    started: bool = False
+
+
 def run(warm: WarmWorkers | None = None) -> None:
     """Run the command line; ``warm``: workers forked for a scan before this module was imported."""
-    (scan_app() if sys.argv[1:2] == ["scan"] else full_app())(obj=warm)
+    if sys.argv[1:2] != ["scan"]:
+        full_app()()
+        return
+    state = ScanRun(warm)
+    try:
+        scan_app()(obj=state)
+    except SystemExit as exc:
+        # typer exits 2 on a usage error, before the command runs; 2 means "not fully analysed" here.
+        if exc.code == 2 and not state.started:
+            raise SystemExit(EXIT_USAGE) from None
+        raise
 
 
 if __name__ == "__main__":

@@ -110,3 +110,18 @@ def test_links_found_inside_a_scanned_folder_are_not_followed(tmp_path: Path, wr
         f"symbolic link to {tmp_path / 'elsewhere' / 'bad.pt'}",
         f"symbolic link to {tmp_path / 'elsewhere'}",
     }
+
+
+def test_usage_errors_exit_3_not_2(tmp_path: Path) -> None:
+    """2 means 'not fully analysed'; a typo on the command line must not look like that to a CI script."""
+    import subprocess
+    import sys
+
+    def code(*args: str) -> int:
+        cmd = [sys.executable, "-m", "modelsieve", "scan", *args]
+        return subprocess.run(cmd, capture_output=True, timeout=120, check=False).returncode
+
+    assert code("--no-such-option", str(tmp_path)) == 3
+    assert code() == 3
+    assert code(str(tmp_path / "missing.pt")) == 2
+    assert code("--help") == 0
