@@ -177,6 +177,11 @@ def scan(
     record: Annotated[bool, typer.Option("--record", help="Store this scan in the triage database.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Triage database URL (default: $MODELSIEVE_DB).")] = None,
 ) -> None:
+    # Set first: from here on, an exit code is this command's own, not a usage error (see run()).
+    state = ctx.obj if isinstance(ctx.obj, ScanRun) else ScanRun()
+    state.started = True
+    # Workers forked by modelsieve.entry when the command started (None in tests and on one core).
+    warm = state.warm
     from modelsieve import config as config_mod
     from modelsieve.api import scan as run_scan
     from modelsieve.options import ScanOptions
@@ -212,11 +217,6 @@ def scan(
     if db_url:  # review decisions are looked up by sha256 too
         options = dataclasses.replace(options, always_hash=True)
     from modelsieve.executors import ClusterError
-
-    # Workers forked by modelsieve.entry when the command started (None in tests and on one core).
-    state = ctx.obj if isinstance(ctx.obj, ScanRun) else ScanRun()
-    state.started = True
-    warm = state.warm
 
     try:
         if progress and sys.stderr.isatty():

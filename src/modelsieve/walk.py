@@ -55,13 +55,17 @@ def _walk(root: Path) -> Iterator[tuple[Path, str, str]]:
             # it: say so instead of leaving it out silently.
             full = Path(dirpath) / name
             if full.is_symlink():
-                yield full, full.relative_to(root).as_posix(), f"symbolic link to {os.readlink(full)}; not followed"
+                yield full, full.relative_to(root).as_posix(), _link_reason(full)
         for name in sorted(filenames):
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
             if full.is_symlink():
-                yield full, rel, f"symbolic link to {os.readlink(full)}; not followed"
+                yield full, rel, _link_reason(full)
             elif not full.is_file():
                 yield full, rel, "not a regular file"
             else:
                 yield full, rel, ""
+
+
+def _link_reason(link: Path) -> str:
+    return f"symbolic link to {os.readlink(link)}; not followed"
