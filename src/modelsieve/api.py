@@ -12,19 +12,16 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
 from modelsieve import __version__, executors
-from modelsieve.dispatch import analyse, make_context
 from modelsieve.loading import MAX_INDEX_BYTES, loaded_by_default, shard_names, unloaded_reasons
 from modelsieve.model import Analysis, FileResult, Finding, Location, Report, SkippedItem
 from modelsieve.options import ScanOptions
-from modelsieve.rules import formats_rules, general
-from modelsieve.rules.base import Rule
-from modelsieve.rules.catalog import RULESET_VERSION
-from modelsieve.source import Artifact
+from modelsieve.rules import RULESET_VERSION
 from modelsieve.verdict import auto_status, file_verdict, repo_verdict
 from modelsieve.walk import FileTarget, expand
 
 if TYPE_CHECKING:
     from modelsieve.baseline import Baseline
+    from modelsieve.rules.base import Rule
     from modelsieve.warm import WarmWorkers
 
 ProgressCallback = Callable[[FileResult], None]
@@ -101,6 +98,7 @@ def prepare_workers() -> None:
     import collections
     import pickle
 
+    from modelsieve.dispatch import analyse, make_context
     from modelsieve.formats import registry
     from modelsieve.limits import Limits
     from modelsieve.rules.policy import load_policy
@@ -117,6 +115,11 @@ def prepare_workers() -> None:
 
 def scan_file(target: FileTarget, options: ScanOptions) -> FileResult:
     """Scan one file on disk."""
+    # Imported here: the command-line process of a scan with warm workers never scans, and must not pay
+    # for importing the analysers.
+    from modelsieve.dispatch import analyse, make_context
+    from modelsieve.source import Artifact
+
     t0 = time.monotonic()
     location = Location(path=target.display)
     try:
@@ -128,6 +131,8 @@ def scan_file(target: FileTarget, options: ScanOptions) -> FileResult:
             analysis = analyse(artifact, make_context(options.limits, strict=options.strict))
             digest = _sha256(stream, size, options)
     except OSError as exc:
+        from modelsieve.rules import general
+
         size, digest = 0, None
         analysis = Analysis(findings=(general.READ_ERROR.finding(location, f"could not read: {exc.strerror}"),))
     return build_result(
@@ -141,10 +146,13 @@ def scan_file(target: FileTarget, options: ScanOptions) -> FileResult:
     )
 
 
-def failed_result(
-    target: FileTarget, options: ScanOptions, reason: str, *, rule: Rule = general.INTERNAL_ERROR
-) -> FileResult:
-    """The inconclusive result of a file whose scan could not run (a worker failed or cannot see the file)."""
+def failed_result(target: FileTarget, options: ScanOptions, reason: str, *, rule: Rule | None = None) -> FileResult:
+    """The inconclusive result of a file whose scan could not run (a worker failed or cannot see the file);
+    ``rule`` defaults to GEN006 (analyser error)."""
+    if rule is None:
+        from modelsieve.rules import general
+
+        rule = general.INTERNAL_ERROR
     analysis = Analysis(
         findings=(rule.finding(Location(path=target.display), reason, subject="worker", evidence=reason),)
     )
@@ -255,6 +263,8 @@ def _weigh(files: list[FileTarget], results: list[FileResult], baseline: Baselin
 def _label_companion_data(files: list[FileTarget], results: list[FileResult]) -> list[FileResult]:
     """Raw tensor files a scanned model names as its external data are that model's data, not unknown
     content: an ONNX folder must not come out "not analysed" because of its ``model.onnx.data``."""
+    from modelsieve.rules import formats_rules, general
+
     owners: dict[str, str] = {}
     for target, result in zip(files, results, strict=True):
         for f in result.findings:

@@ -156,8 +156,8 @@ def scan(
         typer.Option(
             "--jobs",
             "-j",
-            help="Processes that scan (0 = one per core), this one included. The command forks its workers "
-            "as it starts, so they are ready when the file list is.",
+            help="Processes that scan (0 = one per core). For a folder or several files the command forks its "
+            "workers as it starts, so they are ready when the file list is; 1 scans in this process.",
         ),
     ] = 0,
     cluster: Annotated[

@@ -1,6 +1,8 @@
 """The ``modelsieve`` command. For ``modelsieve scan`` of a folder or several files it forks warm workers first,
-before anything heavy is imported, so that they import the scanner on the other cores while this process
-starts the CLI."""
+so that they import the scanner on another core while this process starts the CLI.
+
+Only what both sides need (the result types, options, file walk: ``modelsieve.api`` without the analysers) is
+imported before the fork: each side would otherwise import it again, on a core the other side needs."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ import sys
 def main() -> None:
     warm = None
     if sys.argv[1:2] == ["scan"] and _several_files(sys.argv[2:]):
-        from modelsieve.warm import start
+        from modelsieve.warm import start, usable_cores
+
+        if usable_cores() >= 2:
+            import modelsieve.api  # noqa: F401 - shared by the workers and the CLI, see the module docstring
 
         warm = start()
     try:

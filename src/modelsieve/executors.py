@@ -150,8 +150,10 @@ def scan_one(job: Job, target: FileTarget, options: ScanOptions) -> FileResult:
 
 @dataclass(frozen=True)
 class WarmExecutor:
-    """Scans with the warm workers forked when the command started (``modelsieve.warm``) and in this process,
-    all taking files from one queue. Files whose worker died are scanned again each in a process of its own.
+    """Scans with the warm workers forked when the command started (``modelsieve.warm``), ``jobs`` of them
+    taking files from one queue; this process only hands the files out and gathers the results, so it never
+    imports the scanner itself. Files whose worker died are scanned again each in a process of their own;
+    files no worker took (every worker gone) are scanned here.
     """
 
     warm: WarmWorkers
@@ -165,7 +167,7 @@ class WarmExecutor:
         from modelsieve.warm import read_results
 
         try:
-            active = self.warm.send((job, list(files), options), len(files), use=min(self.warm.count, self.jobs - 1))
+            active = self.warm.send((job, list(files), options), len(files), use=min(self.warm.count, self.jobs))
             buffers = {w.result_r: bytearray() for w in active}
             reorder = _Reorder()
             arrived: set[int] = set()
@@ -177,24 +179,19 @@ class WarmExecutor:
                         progress(result)
                     yield from reorder.put(i, result)
 
-            def collect(timeout: float | None) -> Iterator[FileResult]:
-                if not buffers:
-                    return
-                ready, _, _ = select.select(list(buffers), [], [], timeout)
+            while buffers:
+                ready, _, _ = select.select(list(buffers), [], [])
                 for fd in ready:
                     records, ended = read_results(fd, buffers[fd])
                     yield from take(records)
                     if ended:
                         del buffers[fd]
-
-            while (i := self.warm.next_index()) is not None:
-                yield from take([(i, scan_one(job, files[i], options))])
-                yield from collect(0)
-            while buffers:
-                yield from collect(None)
+            untaken = self.warm.untaken()
             for i in range(len(files)):
                 if i not in arrived:
-                    yield from take([(i, _isolated(job, files[i], options))])
+                    # A file a worker took and never answered may have killed it: isolate it.
+                    scan = scan_one if i in untaken else _isolated
+                    yield from take([(i, scan(job, files[i], options))])
         finally:
             self.warm.close()
 

@@ -1,19 +1,24 @@
 """Warm workers: processes forked when `modelsieve scan` starts, importing the scanner while the CLI starts.
 
 A scan of a folder spends its first ~100 ms importing the CLI framework and the scanner before it reads a
-file. Workers forked at the very start (before those imports, so the fork copies almost nothing) import the
-scanner on the other cores in the meantime, and are ready when the file list is. The command-line process
-scans too, taking files from the same queue, so every core works and no core waits.
+file. One *leader* process forked at the very start (before those imports, so the fork copies almost
+nothing) imports the scanner on another core while this process starts the command line, then forks the
+other workers from itself: they begin with the imports and warm caches already made, instead of each
+importing the scanner again on a core the others need. The command-line process never imports the scanner
+on this path: it parses the command line, lists the files, hands them out and writes the report, so the
+workers have every core to themselves while they scan.
 
 Protocol (all over pipes, nothing shared but file descriptors):
-- one *work* pipe holds the index of every file to scan, 4 bytes each; every process (workers and the
-  command-line process) reads one index at a time (reads of 4 bytes from a pipe are atomic), so files are
-  shared out as they finish, like a queue, and a worker that dies takes only the file it was scanning;
+- one *work* pipe holds the index of every file to scan, 4 bytes each; every worker reads one index at a
+  time (reads of 4 bytes from a pipe are atomic), so files are shared out as they finish, like a queue, and
+  a worker that dies takes only the file it was scanning;
 - each worker has a *task* pipe on which it receives the job, the file list and the options once (or EOF:
   nothing to do, exit), and a *result* pipe on which it sends each ``(index, FileResult)`` as it finishes.
 
-Files whose result never arrives (their worker died) are scanned again in a process of their own by the
-executor; a file that kills that one too is reported inconclusive.
+The workers form a process group of their own, led by the leader, so that ``close`` can stop every one of
+them although only the leader is this process's child. Files whose result never arrives (their worker
+died) are scanned again in a process of their own by the executor; a file that kills that one too is
+reported inconclusive.
 """
 
 from __future__ import annotations
@@ -38,13 +43,12 @@ _DEFAULT_PIPE_BYTES = 16 * 1024
 _F_GETPIPE_SZ = 1032  # Linux fcntl command
 
 
-class Worker:
-    """One forked worker: its pid and the parent's ends of its pipes."""
+class Channel:
+    """The command-line process's ends of one worker's pipes."""
 
-    __slots__ = ("pid", "result_r", "task_w")
+    __slots__ = ("result_r", "task_w")
 
-    def __init__(self, pid: int, task_w: int, result_r: int) -> None:
-        self.pid = pid
+    def __init__(self, task_w: int, result_r: int) -> None:
         self.task_w = task_w
         self.result_r = result_r
 
@@ -60,9 +64,11 @@ class Worker:
 class WarmWorkers:
     """Forked workers waiting for a job; ``close`` ends whatever is left of them."""
 
-    __slots__ = ("closed", "work_r", "work_w", "workers")
+    __slots__ = ("closed", "leader", "work_r", "work_w", "workers")
 
-    def __init__(self, workers: list[Worker], work_r: int, work_w: int) -> None:
+    def __init__(self, leader: int, workers: list[Channel], work_r: int, work_w: int) -> None:
+        #: pid of the leader, this process's only child among the workers and the id of their process group.
+        self.leader = leader
         self.workers = workers
         self.work_r = work_r
         self.work_w = work_w
@@ -86,8 +92,10 @@ class WarmWorkers:
                 pass
         return capacity // _INDEX.size - 1
 
-    def send(self, payload: Any, n_files: int, use: int) -> list[Worker]:
-        """Queue ``n_files`` indices and give ``payload`` to the first ``use`` workers; the rest are released."""
+    def send(self, payload: Any, n_files: int, use: int) -> list[Channel]:
+        """Queue ``n_files`` indices and give ``payload`` to the first ``use`` workers; the rest are released.
+
+        A worker that is gone already (its task pipe is broken) is left out; the others share its files."""
         os.write(self.work_w, b"".join(_INDEX.pack(i) for i in range(n_files)))
         os.close(self.work_w)
         self.work_w = -1
@@ -97,18 +105,30 @@ class WarmWorkers:
         active = self.workers[:use]
         for w in self.workers[use:]:
             w.close_task()
+        sent = []
         for w in active:
-            _write_all(w.task_w, _LENGTH.pack(len(data)) + data)
+            try:
+                _write_all(w.task_w, _LENGTH.pack(len(data)) + data)
+                sent.append(w)
+            except OSError:
+                w.close_results()
             w.close_task()
-        return active
+        return sent
 
-    def next_index(self) -> int | None:
-        """The next file index from the shared queue, or None when it is empty."""
-        got = os.read(self.work_r, _INDEX.size)
-        return _INDEX.unpack(got)[0] if len(got) == _INDEX.size else None
+    def untaken(self) -> set[int]:
+        """Indices no worker took from the queue; call once every worker has ended (the queue is then final)."""
+        left: set[int] = set()
+        if self.work_r >= 0:
+            os.set_blocking(self.work_r, False)
+            try:
+                while chunk := os.read(self.work_r, 1 << 16):
+                    left.update(i for (i,) in _INDEX.iter_unpack(chunk[: len(chunk) // _INDEX.size * _INDEX.size]))
+            except BlockingIOError:
+                pass
+        return left
 
     def close(self) -> None:
-        """Release every worker not yet released, and reap them all."""
+        """Release every worker not yet released, stop those still running, and reap the leader."""
         if self.closed:
             return
         self.closed = True
@@ -120,69 +140,130 @@ class WarmWorkers:
             w.close_results()
         import signal
 
-        for w in self.workers:
-            # Workers that finished are reaped; released or abandoned ones (still importing, or scanning
-            # for a run that ended early) are stopped: nothing they would do is wanted any more.
-            try:
-                if os.waitpid(w.pid, os.WNOHANG)[0] == 0:
-                    os.kill(w.pid, signal.SIGKILL)
-                    os.waitpid(w.pid, 0)
-            except (ChildProcessError, ProcessLookupError):
+        # Workers that finished are gone already; released or abandoned ones (still importing, or scanning
+        # for a run that ended early) are stopped: nothing they would do is wanted any more. The group id
+        # cannot name another group here: the leader is not reaped yet, so its pid stays taken.
+        try:
+            if os.waitpid(self.leader, os.WNOHANG)[0] != 0:
+                return
+        except ChildProcessError:
+            return
+        try:
+            os.killpg(self.leader, signal.SIGKILL)
+        except OSError:  # no group of its own (setpgid refused): the leader alone
+            try:  # noqa: SIM105 - contextlib is not imported before the fork
+                os.kill(self.leader, signal.SIGKILL)
+            except OSError:
                 pass
+        try:  # noqa: SIM105
+            os.waitpid(self.leader, 0)
+        except ChildProcessError:
+            pass
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def start(count: int | None = None) -> WarmWorkers | None:
-    """Fork ``count`` workers (default: one per core but one, since this process scans too).
+    """Fork the leader of ``count`` workers (default: one per core; this process only coordinates).
 
-    None where fork is not available, on one core, or when a fork fails.
+    None where fork is not available, with fewer than two workers, or when the fork fails.
     """
     if not hasattr(os, "fork"):
         return None
-    count = (os.cpu_count() or 1) - 1 if count is None else count
-    if count < 1:
+    count = usable_cores() if count is None else count
+    if count < 2:
         return None
     work_r, work_w = os.pipe()
-    warm = WarmWorkers(workers=[], work_r=work_r, work_w=work_w)
-    for _ in range(count):
-        task_r, task_w = os.pipe()
-        result_r, result_w = os.pipe()
+    # (task_r, task_w, result_r, result_w) of each worker, all made before the one fork.
+    pipes = [(*os.pipe(), *os.pipe()) for _ in range(count)]
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (work_r, work_w, *(fd for p in pipes for fd in p)):
+            _close(fd)
+        return None
+    if pid == 0:  # pragma: no cover - runs in the forked leader (covered through its results)
+        code = 0
         try:
-            pid = os.fork()
-        except OSError:
-            for fd in (task_r, task_w, result_r, result_w):
-                _close(fd)
-            break
-        if pid == 0:  # pragma: no cover - runs in the forked worker (covered through its results)
+            os.setpgid(0, 0)
             _close(work_w)
-            _close(task_w)
-            _close(result_r)
-            for w in warm.workers:
-                _close(w.task_w)
-                _close(w.result_r)
-            code = 0
-            try:
-                _worker(task_r, work_r, result_w)
-            except BaseException:  # a worker never takes the command line down with it
-                code = 1
-            os._exit(code)
+            for _task_r, task_w, result_r, _result_w in pipes:
+                _close(task_w)
+                _close(result_r)
+            _lead(pipes, work_r)
+        except BaseException:  # a worker never takes the command line down with it
+            code = 1
+        os._exit(code)
+    try:  # noqa: SIM105 - both sides set the group, whichever runs first (contextlib is not imported yet)
+        os.setpgid(pid, pid)
+    except OSError:
+        pass
+    channels = []
+    for task_r, task_w, result_r, result_w in pipes:
         _close(task_r)
         _close(result_w)
-        warm.workers.append(Worker(pid=pid, task_w=task_w, result_r=result_r))
-    if not warm.workers:
-        warm.close()
-        return None
-    return warm
+        channels.append(Channel(task_w=task_w, result_r=result_r))
+    return WarmWorkers(leader=pid, workers=channels, work_r=work_r, work_w=work_w)
 
 
-def _worker(task_r: int, work_r: int, result_w: int) -> None:  # pragma: no cover - runs in a worker
+def _lead(pipes: list[tuple[int, int, int, int]], work_r: int) -> None:  # pragma: no cover - in the leader
     # Whatever a library prints must not end up in the command's report on stdout.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    # Import the scanner now, while the command line is still starting: this is what the worker is for.
+    # Import the scanner now, while the command line is still starting: this is what the leader is for.
     from modelsieve import api
 
     api.prepare_workers()
+    import gc
+
+    # Objects made so far are shared with the workers forked below; a collection touching them would copy
+    # every page they sit on into each worker.
+    gc.freeze()
+    children = []
+    mine, *waiting = pipes
+    while waiting:
+        slot = waiting.pop(0)
+        try:
+            pid = os.fork()
+        except OSError:
+            # Fewer workers: the queue is shared, so the others take these files. Closing their pipes tells
+            # the command-line process they are gone.
+            for left in (slot, *waiting):
+                _close(left[0])
+                _close(left[3])
+            break
+        if pid == 0:
+            code = 0
+            try:
+                # Only pipes still open in the leader: the numbers of those closed may name other files now.
+                for other in (mine, *waiting):
+                    _close(other[0])
+                    _close(other[3])
+                _serve(slot[0], work_r, slot[3])
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children.append(pid)
+        _close(slot[0])
+        _close(slot[3])
+    try:
+        _serve(mine[0], work_r, mine[3])
+    finally:
+        _close(mine[3])
+        for pid in children:
+            try:  # noqa: SIM105
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _serve(task_r: int, work_r: int, result_w: int) -> None:  # pragma: no cover - runs in a worker
     header = _read_exactly(task_r, _LENGTH.size)
     if len(header) < _LENGTH.size:
         return  # released: nothing to scan here

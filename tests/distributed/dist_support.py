@@ -83,26 +83,16 @@ def slow_pid_scan(target: FileTarget, options: ScanOptions) -> FileResult:
 PARENT_PID = os.getpid()
 
 
-def slow_in_parent_pid_scan(target: FileTarget, options: ScanOptions) -> FileResult:
-    """``pid_scan``, 20 ms slower in the test process, so that warm workers take a share of the files."""
-    if os.getpid() == PARENT_PID:
-        time.sleep(0.02)
-    return pid_scan(target, options)
-
-
 def dies_outside_parent_scan(target: FileTarget, options: ScanOptions) -> FileResult:
     """Kills any process but the test process on its first file (a worker, a rescan process); the test process
-    scans normally, slowly enough that a worker takes a file first."""
+    scans normally."""
     if os.getpid() != PARENT_PID:
         os._exit(13)
-    time.sleep(0.02)
     return scan_file(target, options)
 
 
 def prints_outside_parent_scan(target: FileTarget, options: ScanOptions) -> FileResult:
-    """Prints to stdout in a worker (as a chatty library might); slow in the test process."""
+    """Prints to stdout in a worker (as a chatty library might)."""
     if os.getpid() != PARENT_PID:
         print("LEAKED-FROM-WORKER", flush=True)
-    else:
-        time.sleep(0.02)
     return scan_file(target, options)

@@ -1,4 +1,5 @@
-"""Warm workers (modelsieve.warm): forked at start-up, fed from one queue with this process, never losing a file."""
+"""Warm workers (modelsieve.warm): a leader forked at start-up forks the others once the scanner is imported; they
+share one queue, and a file is never lost."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from dist_support import (
+    PARENT_PID,
     dies_outside_parent_scan,
     prints_outside_parent_scan,
-    slow_in_parent_pid_scan,
+    slow_pid_scan,
     summary,
 )
 
@@ -31,13 +33,27 @@ def _files(folder: Path):  # type: ignore[no-untyped-def]
 
 
 def _reaped(workers: warm.WarmWorkers) -> bool:
-    for w in workers.workers:
-        try:
-            os.waitpid(w.pid, os.WNOHANG)
-        except ChildProcessError:
+    try:
+        os.waitpid(workers.leader, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def _group_alive(pgid: int) -> list[int]:
+    """Processes of the group ``pgid`` that still run (zombies waiting for their parent do not)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
             continue
-        return False
-    return True
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(entry))
+    return alive
 
 
 def _many(tmp_path: Path, n: int = 30) -> Path:
@@ -47,50 +63,86 @@ def _many(tmp_path: Path, n: int = 30) -> Path:
 
 
 def test_warm_scan_equals_serial_scan(mixed_folder: Path) -> None:
-    workers = warm.start(1)
+    workers = warm.start(2)
     assert workers is not None
     warmed = scan(mixed_folder, ScanOptions(jobs=2), warm=workers)
     assert workers.closed and _reaped(workers)
     assert summary(warmed.results) == summary(scan(mixed_folder, ScanOptions(jobs=1)).results)
 
 
-def test_workers_and_this_process_share_the_files_in_order(tmp_path: Path) -> None:
+def test_workers_share_the_files_and_results_come_in_order(tmp_path: Path) -> None:
     files = _files(_many(tmp_path))
-    workers = warm.start(1)
+    workers = warm.start(2)
     assert workers is not None
     seen: list[str] = []
-    job = executors.Job(scan=slow_in_parent_pid_scan, fail=failed_result)
+    job = executors.Job(scan=slow_pid_scan, fail=failed_result)
     results = list(
         executors.WarmExecutor(workers, jobs=2).map(job, files, ScanOptions(), lambda r: seen.append(r.path))
     )
     assert [r.path for r in results] == [t.display for t in files]
     assert sorted(seen) == sorted(t.display for t in files)
     pids = {r.formats[0] for r in results}
-    assert pids == {f"pid:{os.getpid()}", f"pid:{workers.workers[0].pid}"}
+    # Two workers, the leader and the one it forked; this process only hands out files and gathers results.
+    assert len(pids) == 2
+    assert f"pid:{PARENT_PID}" not in pids
+    assert f"pid:{workers.leader}" in pids
     assert _reaped(workers)
 
 
 def test_a_worker_that_dies_costs_only_the_file_it_was_scanning(tmp_path: Path) -> None:
     files = _files(_many(tmp_path, 12))
-    workers = warm.start(1)
+    workers = warm.start(2)
     assert workers is not None
     job = executors.Job(scan=dies_outside_parent_scan, fail=failed_result)
     results = list(executors.WarmExecutor(workers, jobs=2).map(job, files, ScanOptions()))
     assert [r.path for r in results] == [t.display for t in files]
     dead = [r for r in results if r.verdict is Verdict.INCONCLUSIVE]
-    # The worker died on its first file; rescanned in a process of its own, that file killed it again.
-    assert len(dead) == 1
-    assert [f.rule_id for f in dead[0].findings] == ["GEN006"]
-    assert "worker process died" in dead[0].findings[0].message
+    # Each worker died on its first file; rescanned in a process of its own, that file killed it again. The
+    # files left in the queue were scanned by this process.
+    assert len(dead) == 2
+    for result in dead:
+        assert [f.rule_id for f in result.findings] == ["GEN006"]
+        assert "worker process died" in result.findings[0].message
     for target, result in zip(files, results, strict=True):
-        if result is not dead[0]:
+        if result not in dead:
             assert summary([result]) == summary([scan_file(target, ScanOptions())])
     assert _reaped(workers)
 
 
+def test_files_no_worker_took_are_scanned_here(mixed_folder: Path) -> None:
+    workers = warm.start(2)
+    assert workers is not None
+    os.killpg(workers.leader, 9)  # every worker gone before the job arrives
+    results = list(
+        executors.WarmExecutor(workers, jobs=2).map(
+            executors.Job(scan=scan_file, fail=failed_result), _files(mixed_folder), ScanOptions()
+        )
+    )
+    assert summary(results) == summary(scan(mixed_folder, ScanOptions(jobs=1)).results)
+    assert _reaped(workers)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_close_stops_every_worker_of_the_group() -> None:
+    import time
+
+    workers = warm.start(3)
+    assert workers is not None
+    deadline = time.monotonic() + 60
+    # The leader forks the other two once it has imported the scanner.
+    while len(_group_alive(workers.leader)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_group_alive(workers.leader)) == 3
+    workers.close()
+    assert _reaped(workers)
+    while _group_alive(workers.leader) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _group_alive(workers.leader) == []
+
+
 def test_worker_output_never_reaches_stdout(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     files = _files(_many(tmp_path, 12))
-    workers = warm.start(1)
+    workers = warm.start(2)
     assert workers is not None
     job = executors.Job(scan=prints_outside_parent_scan, fail=failed_result)
     results = list(executors.WarmExecutor(workers, jobs=2).map(job, files, ScanOptions()))
@@ -142,7 +194,7 @@ def test_workers_are_forked_only_for_several_files(tmp_path: Path) -> None:
 
 
 def test_a_scan_bigger_than_the_work_pipe_uses_the_other_executors() -> None:
-    workers = warm.start(1)
+    workers = warm.start(2)
     assert workers is not None
     limit = workers.max_files
     assert limit >= 4000

@@ -244,9 +244,8 @@ class Resolver:
             return obj
         if name in ("__func__", "__wrapped__") and isinstance(obj, Partial) and obj.kind != "functools.partial":
             return obj.func
-        base = name_of(obj) or render(obj, 60)
         if name in DUNDERS:
-            self._dunder(base, name, site)
+            self._dunder(name_of(obj) or render(obj, 60), name, site)
         if isinstance(obj, ModuleRef):
             full = f"{obj.module}.{name}"
             if full in self.patches:
@@ -411,7 +410,10 @@ class Resolver:
                 if isinstance(func, Global) and func.alias and len(self.trace.calls) > before:
                     ev = self.trace.calls[before]
                     if ev.target == name:
-                        self.trace.calls[before] = replace(ev, display=func.display)
+                        # Built directly: dataclasses.replace costs more than the rest of a numpy array's call.
+                        self.trace.calls[before] = CallEvent(
+                            ev.target, ev.args, ev.kwargs, ev.site, ev.role, ev.via, ev.result, func.display
+                        )
                 return result
             return self._default_call(func, name, args, kwargs, site, how, via)
         if callers.is_dynamic_class(func) and isinstance(func, Obj):

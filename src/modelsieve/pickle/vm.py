@@ -134,7 +134,8 @@ class Machine:
     # ----------------------------------------------------------------- helpers
     @property
     def site(self) -> Site:
-        return Site(self.op_offset, self.index)
+        # tuple.__new__ directly: the named tuple's own __new__ (a Python function) costs twice as much.
+        return _new_site(Site, (self.op_offset, self.index, None))
 
     def fail(self, message: str) -> ParseError:
         return ParseError(self.op_offset, message)
@@ -177,12 +178,19 @@ class Machine:
     def _payload(self, n: int, *, text: bool) -> Const | LargeBytes:
         if n < 0:
             raise self.fail("negative byte count")
-        offset = self.reader.tell()
-        if n > LARGE_PAYLOAD:
-            prefix = self.reader.peek(PREFIX_KEEP)
-            self.reader.skip(n)
+        reader = self.reader
+        # Reader.read() inlined for the usual case, a short payload already in the buffer.
+        i = reader._i
+        if n <= LARGE_PAYLOAD and i + n <= len(reader._buf):
+            reader._i = i + n
+            data = reader._buf[i : i + n]
+        elif n > LARGE_PAYLOAD:
+            offset = reader.tell()
+            prefix = reader.peek(PREFIX_KEEP)
+            reader.skip(n)
             return LargeBytes(offset, n, prefix, text)
-        data = self.reader.read(n)
+        else:
+            data = reader.read(n)
         if text:
             return Const(data.decode("utf-8", "surrogatepass"))
         return Const(data)
@@ -193,7 +201,7 @@ class Machine:
     def _const(self, value: Const | LargeBytes) -> None:
         if isinstance(value, LargeBytes) or (isinstance(value.value, (str, bytes)) and len(value.value) >= 6):
             self.host.string(value, self.site)
-        self.push(value)
+        self.stack.append(value)
 
     # --------------------------------------------------------------------- run
     def run(self) -> Value:
@@ -346,13 +354,13 @@ class Machine:
         self.push(Const(struct.unpack(">d", self.reader.read(8))[0]))
 
     def op_none(self) -> None:
-        self.push(_NONE)
+        self.stack.append(_NONE)
 
     def op_newtrue(self) -> None:
-        self.push(_TRUE)
+        self.stack.append(_TRUE)
 
     def op_newfalse(self) -> None:
-        self.push(_FALSE)
+        self.stack.append(_FALSE)
 
     def _text_line(self) -> bytes | LargeBytes:
         """A protocol-0 string argument; huge ones (numpy arrays in protocol 0) stay symbolic."""
@@ -420,7 +428,7 @@ class Machine:
 
     # containers
     def op_empty_tuple(self) -> None:
-        self.push(Tuple(()))
+        self.stack.append(Tuple(()))
 
     def _tuple(self, items: list[Value]) -> Tuple:
         return Tuple(tuple(items), self._check_weight(_weight(items)))
@@ -430,21 +438,21 @@ class Machine:
 
     def op_tuple1(self) -> None:
         a = self.pop()
-        self.push(self._tuple([a]))
+        self.stack.append(self._tuple([a]))
 
     def op_tuple2(self) -> None:
         b = self.pop()
         a = self.pop()
-        self.push(self._tuple([a, b]))
+        self.stack.append(self._tuple([a, b]))
 
     def op_tuple3(self) -> None:
         c = self.pop()
         b = self.pop()
         a = self.pop()
-        self.push(self._tuple([a, b, c]))
+        self.stack.append(self._tuple([a, b, c]))
 
     def op_empty_list(self) -> None:
-        self.push(ListV())
+        self.stack.append(ListV())
 
     def op_list(self) -> None:
         items = self.pop_mark()
@@ -468,7 +476,7 @@ class Machine:
         self._append(self.top(), items, "extend")
 
     def op_empty_dict(self) -> None:
-        self.push(DictV())
+        self.stack.append(DictV())
 
     def _pairs(self, items: list[Value]) -> list[tuple[Value, Value]]:
         if len(items) % 2:
@@ -621,7 +629,8 @@ class Machine:
     def op_reduce(self) -> None:
         args = self.pop()
         func = self.pop()
-        self.push(self.host.call(func, _args_of(args), (), self.site, "reduce"))
+        result = self.host.call(func, _args_of(args), (), self.site, "reduce")
+        self.stack.append(result)
 
     def op_newobj(self) -> None:
         args = self.pop()
@@ -696,6 +705,8 @@ def _c_int(line: bytes) -> int:
         return sign * int(body, 8)
     return int(text, 0)
 
+
+_new_site = tuple.__new__
 
 _OP_TABLE: dict[int, Callable[[Machine], bool | None]] = {
     ord(k): v

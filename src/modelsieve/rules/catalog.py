@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from modelsieve.rules import (
+    RULESET_VERSION,
     containers_rules,
     formats_rules,
     general,
@@ -15,7 +16,7 @@ from modelsieve.rules import (
 )
 from modelsieve.rules.base import Rule
 
-RULESET_VERSION = "2026.11.1"
+__all__ = ["RULESET_VERSION", "all_rules", "get", "help_uri"]
 
 
 def _build() -> Mapping[str, Rule]:

@@ -89,9 +89,19 @@ class Policy:
     allow_method_patterns: tuple[str, ...] = ()
     #: Memo of ``classify`` answers (the data above never changes after loading).
     _cache: dict[str, Classification] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    #: Memo of ``canonical_module`` answers: every GLOBAL asks several times, for a handful of distinct modules.
+    _module_cache: dict[str, str] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def canonical_module(self, module: str) -> str:
         """``posix`` -> ``os``, ``__builtin__`` -> ``builtins``; longest aliased prefix wins."""
+        found = self._module_cache.get(module)
+        if found is None:
+            found = self._canonical_module(module)
+            if len(self._module_cache) < 100_000:
+                self._module_cache[module] = found
+        return found
+
+    def _canonical_module(self, module: str) -> str:
         parts = module.split(".")
         for i in range(len(parts), 0, -1):
             head = ".".join(parts[:i])
