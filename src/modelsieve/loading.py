@@ -51,12 +51,14 @@ def loaded_by_default(relative_path: str) -> bool:
 
 def name_reason(relative_path: str) -> str | None:
     """Why loading never reads this path, judged from its name and folders alone (None: it may be read)."""
-    path = PurePosixPath(relative_path.replace("\\", "/"))
-    name = path.name
+    # The components PurePosixPath would give (empty and "." ones dropped), without building one: this runs
+    # for every file scanned.
+    parts = [p for p in relative_path.replace("\\", "/").split("/") if p not in ("", ".")]
+    name = parts[-1] if parts else ""
     if name in _NOT_LOADED_NAMES or any(p.match(name) for p in _NOT_LOADED_PATTERNS):
         return "training by-product; standard loading never reads it"
     # Intermediate training checkpoints in subfolders are not what a user loads.
-    for part in path.parts[:-1]:
+    for part in parts[:-1]:
         if _CHECKPOINT_DIR.match(part):
             return f"intermediate training checkpoint in {part}/; standard loading reads the top folder"
     return None

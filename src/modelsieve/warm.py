@@ -223,8 +223,9 @@ def _lead(pipes: list[tuple[int, int, int, int]], work_r: int) -> None:  # pragm
     import gc
 
     # Objects made so far are shared with the workers forked below; a collection touching them would copy
-    # every page they sit on into each worker.
+    # every page they sit on into each worker. (The command disabled collections while importing.)
     gc.freeze()
+    gc.enable()
     children = []
     mine, *waiting = pipes
     while waiting:

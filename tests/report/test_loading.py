@@ -28,6 +28,17 @@ def test_checkpoint_subfolders_are_not_loaded() -> None:
     assert loaded_by_default("checkpointing-notes/model.bin")
 
 
+def test_names_are_judged_by_path_components_as_posix_paths_split_them() -> None:
+    # Empty and "." components, Windows separators and a trailing slash do not hide a by-product or a folder.
+    assert name_reason("./runs//checkpoint-500/./model.bin") is not None
+    assert name_reason("runs\\checkpoint-500\\model.bin") is not None
+    assert name_reason("out/training_args.bin/") is not None
+    assert name_reason("/abs/global_step12/weights.pt") is not None
+    # The checkpoint folder itself is the last component, not a folder above a file.
+    assert name_reason("./checkpoint-7/") is None
+    assert name_reason("") is None and name_reason(".") is None
+
+
 def test_safetensors_takes_precedence_over_pytorch_bin() -> None:
     reasons = unloaded_reasons(["model.safetensors", "pytorch_model.bin", "config.json"])
     assert set(reasons) == {"pytorch_model.bin"}
