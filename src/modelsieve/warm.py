@@ -1,12 +1,12 @@
 """Warm workers: processes forked when `modelsieve scan` starts, importing the scanner while the CLI starts.
 
 A scan of a folder spends its first ~100 ms importing the CLI framework and the scanner before it reads a
-file. One *leader* process forked at the very start (before those imports, so the fork copies almost
-nothing) imports the scanner on another core while this process starts the command line, then forks the
-other workers from itself: they begin with the imports and warm caches already made, instead of each
-importing the scanner again on a core the others need. The command-line process never imports the scanner
-on this path: it parses the command line, lists the files, hands them out and writes the report, so the
-workers have every core to themselves while they scan.
+file. One *leader* process forked at the very start (after only the small core both sides need, see
+``modelsieve.entry``) imports the scanner on another core while this process starts the command line, then
+forks the other workers from itself: they begin with the imports and warm caches already made, instead of
+each importing the scanner again on a core the others need. The command-line process never imports the
+scanner on this path: it parses the command line, lists the files, hands them out and writes the report,
+so the workers have every core to themselves while they scan.
 
 Protocol (all over pipes, nothing shared but file descriptors):
 - one *work* pipe holds the index of every file to scan, 4 bytes each; every worker reads one index at a

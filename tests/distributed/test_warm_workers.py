@@ -201,3 +201,30 @@ def test_a_scan_bigger_than_the_work_pipe_uses_the_other_executors() -> None:
     executor = executors.choose(ScanOptions(jobs=2), limit + 1, workers)
     assert isinstance(executor, executors.AdaptiveExecutor)
     assert workers.closed and _reaped(workers)
+
+
+_CLI_MODULES = """
+import json, sys
+from modelsieve.entry import main
+sys.argv = ["modelsieve", "scan", "--no-progress", "-f", "json", sys.argv[1]]
+try:
+    main()
+except SystemExit as exc:
+    sys.stderr.write(json.dumps({"code": exc.code, "modules": sorted(sys.modules)}))
+"""
+
+
+@pytest.mark.skipif(warm.usable_cores() < 2, reason="warm workers need two cores")
+def test_the_command_line_process_never_imports_the_analysers(mixed_folder: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _CLI_MODULES, str(mixed_folder)], capture_output=True, text=True, timeout=120
+    )
+    state = json.loads(out.stderr.strip().splitlines()[-1])
+    assert state["code"] == 1
+    report = json.loads(out.stdout)
+    expected = scan(mixed_folder, ScanOptions(jobs=1))
+    assert [(f["path"], f["verdict"]) for f in report["files"]] == [(r.path, r.verdict.value) for r in expected.results]
+    # The workers scanned; this process only parsed, listed, gathered and reported.
+    analysers = [m for m in state["modules"] if m.startswith(("modelsieve.pickle", "modelsieve.formats"))]
+    assert analysers == []
+    assert "modelsieve.dispatch" not in state["modules"]
