@@ -13,11 +13,12 @@ import enum
 import fnmatch
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 from modelsieve.model import BehaviourKind
 
@@ -94,12 +95,7 @@ class Policy:
 
     def canonical_module(self, module: str) -> str:
         """``posix`` -> ``os``, ``__builtin__`` -> ``builtins``; longest aliased prefix wins."""
-        found = self._module_cache.get(module)
-        if found is None:
-            found = self._canonical_module(module)
-            if len(self._module_cache) < 100_000:
-                self._module_cache[module] = found
-        return found
+        return _memoised(self._module_cache, module, self._canonical_module)
 
     def _canonical_module(self, module: str) -> str:
         parts = module.split(".")
@@ -159,12 +155,7 @@ class Policy:
 
     def classify(self, name: str) -> Classification:
         """Safety of a canonical dotted name such as ``os.system`` or ``torch._utils._rebuild_tensor_v2``."""
-        found = self._cache.get(name)
-        if found is None:
-            found = self._classify(name)
-            if len(self._cache) < 100_000:
-                self._cache[name] = found
-        return found
+        return _memoised(self._cache, name, self._classify)
 
     def method_allowed(self, name: str) -> bool:
         """Whether calling ``name`` (``Class.method``) on an object the stream built is allowed."""
@@ -187,6 +178,20 @@ class Policy:
         if deny is not None:
             return Classification(Safety.DANGEROUS, deny[1], ".".join(name.split(".")[: deny[0]]))
         return Classification(Safety.UNKNOWN)
+
+
+_T = TypeVar("_T")
+#: Entries a memo keeps: names come from the scanned streams, so a hostile one could make millions.
+_MEMO_MAX = 100_000
+
+
+def _memoised(memo: dict[str, _T], key: str, compute: Callable[[str], _T]) -> _T:
+    found = memo.get(key)
+    if found is None:
+        found = compute(key)
+        if len(memo) < _MEMO_MAX:
+            memo[key] = found
+    return found
 
 
 def matches(pattern: str, name: str) -> bool:
