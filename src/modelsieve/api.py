@@ -255,7 +255,10 @@ def _weigh(files: list[FileTarget], results: list[FileResult], baseline: Baselin
     out = []
     for i, result in enumerate(results):
         reason = reasons.get(i)
-        result = dataclasses.replace(result, loaded_by_default=reason is None, unloaded_reason=reason)
+        # Most files keep what their scan said (loaded, no reason): copying each result costs the command's
+        # last milliseconds on folders of many files.
+        if result.loaded_by_default != (reason is None) or result.unloaded_reason != reason:
+            result = dataclasses.replace(result, loaded_by_default=reason is None, unloaded_reason=reason)
         out.append(baseline.apply(result) if baseline is not None else result)
     return out
 
