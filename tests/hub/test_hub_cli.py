@@ -31,6 +31,14 @@ def test_scan_a_repository_by_id(hub_env: FakeHub) -> None:
     assert model["external"][0]["verdict"] == "dangerous"
 
 
+def test_text_report_shows_the_hub_status_beside_the_verdict(hub_env: FakeHub) -> None:
+    result = runner.invoke(app, ["scan", "hf://acme/evil", "--no-progress"])
+    assert result.exit_code == 1
+    block = result.stdout[result.stdout.index("MALICIOUS") :]
+    assert "/model.pkl" in block.splitlines()[0]
+    assert "hf-hub says: dangerous" in block
+
+
 def test_gated_repository_exit_code_is_not_zero(hub_env: FakeHub) -> None:
     result = runner.invoke(app, ["scan", "hf://acme/gated@main/pytorch_model.bin", "--format", "json", "--no-progress"])
     data = json.loads(result.stdout)

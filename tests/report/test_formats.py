@@ -216,3 +216,40 @@ def test_review_note_is_shown(repo_report: Report, tmp_path: Path) -> None:
     assert "checked by &lt;alice&gt;" in html.render(noted)
     artifacts = sarif.to_dict(noted, base_dir=tmp_path)["runs"][0]["artifacts"]
     assert any(a["properties"].get("reviewNote") == "checked by <alice>" for a in artifacts)
+
+
+def test_text_and_markdown_show_other_tools_and_where_they_disagree(repo_report: Report) -> None:
+    from modelsieve.model import ExternalVerdict, Verdict
+
+    hub = "hf-hub"
+    by_name = {Path(r.path).name: r for r in repo_report.results}
+    evil, clean, notes = by_name["pytorch_model.bin"], by_name["clean.bin"], by_name["notes.bin"]
+    assert evil.verdict is Verdict.MALICIOUS and clean.verdict is Verdict.CLEAN
+    opinions = {
+        evil.path: ExternalVerdict(hub, "safe", "scans done, file not listed with issues"),
+        clean.path: ExternalVerdict(hub, "dangerous", "listed with issues (error)"),
+        notes.path: ExternalVerdict(hub, "unscanned", "no status for this file"),
+    }
+    report = dataclasses.replace(
+        repo_report,
+        results=tuple(
+            dataclasses.replace(r, external=(opinions[r.path],)) if r.path in opinions else r
+            for r in repo_report.results
+        ),
+    )
+    out = text.render(report)
+    assert f"{hub} says: safe (scans done, file not listed with issues)" in out
+    assert f"{hub} says: unscanned (no status for this file)" in out
+    # The clean file is shown because the Hub calls it dangerous.
+    assert f"clean        {clean.path}" in out
+    tail = out[out.index("other tools disagree:") :]
+    assert f"- {evil.path}: modelsieve malicious, {hub} safe" in tail
+    assert f"- {clean.path}: modelsieve clean, {hub} dangerous (listed with issues (error))" in tail
+    # A tool that did not scan a file disagrees with nothing.
+    assert notes.path not in tail
+    md = markdown.render(report)
+    section = md[md.index("### Other tools disagree") :]
+    assert "`hf-hub`" in section and "`safe`" in section and "`dangerous`" in section
+    assert "notes.bin" not in section.split("### Files")[0]
+    # Without other opinions, neither report has the section.
+    assert "disagree" not in text.render(repo_report) and "disagree" not in markdown.render(repo_report)

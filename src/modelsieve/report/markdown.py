@@ -57,6 +57,19 @@ def render(report: Report) -> str:
     if indicators:
         lines += ["", "### Indicators", "", "| File | Kind | Value |", "| --- | --- | --- |"]
         lines += [f"| {_code(i.path)} | {i.kind} | {_code(i.value)}{_sup(i.suppressed)} |" for i in indicators]
+    disagreements = summary.disagreements(report.results)
+    if disagreements:
+        lines += [
+            "",
+            "### Other tools disagree",
+            "",
+            "| File | modelsieve | Tool | Its verdict |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_code(d.path)} | {_ICON[d.verdict]} | {_code(d.tool)} | {_code(d.external)} {_plain(d.detail)} |"
+            for d in disagreements
+        ]
     flagged = [r for r in report.results if r.verdict is not Verdict.CLEAN]
     if flagged:
         lines += ["", "### Files", "", "| File | Verdict | Status | Why |", "| --- | --- | --- | --- |"]

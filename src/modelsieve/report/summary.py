@@ -55,6 +55,39 @@ def _add(out: dict[tuple[str, str, str], Observation], key: tuple[str, str, str]
         out[key] = obs
 
 
+#: modelsieve's verdicts that flag a file, and other tools' labels that do (ExternalVerdict.verdict).
+_FLAGGED = frozenset({Verdict.MALICIOUS, Verdict.SUSPICIOUS})
+_EXTERNAL_FLAGGED = "dangerous"
+_EXTERNAL_CLEARED = "safe"
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A file that modelsieve and another tool judge in opposite ways (one flags it, the other calls it safe)."""
+
+    path: str
+    verdict: Verdict
+    tool: str
+    external: str
+    detail: str = ""
+
+
+def disagreements(results: Iterable[FileResult]) -> tuple[Disagreement, ...]:
+    """Files where another tool's opinion (the Hub's security scan ...) contradicts modelsieve's verdict.
+
+    Only opposite calls count: a tool that did not scan the file or failed on it does not disagree.
+    """
+    out = []
+    for r in results:
+        for e in r.external:
+            flagged_here = r.verdict in _FLAGGED
+            if (flagged_here and e.verdict == _EXTERNAL_CLEARED) or (
+                r.verdict is Verdict.CLEAN and e.verdict == _EXTERNAL_FLAGGED
+            ):
+                out.append(Disagreement(r.path, r.verdict, e.tool, e.verdict, e.detail))
+    return tuple(out)
+
+
 def verdict_counts(report: Report) -> dict[str, int]:
     """Number of files per verdict, every verdict present (zero included), best to worst."""
     counts = {v.value: 0 for v in Verdict}

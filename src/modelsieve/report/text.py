@@ -32,7 +32,10 @@ def render(report: Report, *, verbose: bool = False) -> str:
 
 
 def _has_observations(result: FileResult) -> bool:
-    return any(f.behaviour is not None or f.indicators or f.suppressed for f in result.findings)
+    # A clean file that another tool calls dangerous is shown: the reviewer must see the disagreement.
+    return any(f.behaviour is not None or f.indicators or f.suppressed for f in result.findings) or any(
+        e.verdict == "dangerous" for e in result.external
+    )
 
 
 def _summary(report: Report) -> list[str]:
@@ -54,7 +57,18 @@ def _summary(report: Report) -> list[str]:
     if indicators:
         out.append("  indicators:")
         out.extend(f"    - {i.kind}: {i.value}  [{i.path}]{_sup(i.suppressed)}" for i in indicators)
+    disagreements = summary.disagreements(report.results)
+    if disagreements:
+        out.append("  other tools disagree:")
+        out.extend(
+            f"    - {d.path}: modelsieve {d.verdict.value}, {d.tool} {d.external}{_detail(d.detail)}"
+            for d in disagreements
+        )
     return out
+
+
+def _detail(detail: str) -> str:
+    return f" ({detail})" if detail else ""
 
 
 def _sup(flag: bool) -> str:
@@ -68,6 +82,7 @@ def _file_block(result: FileResult, verbose: bool) -> list[str]:
     if not result.loaded_by_default:
         out.append(f"  not read by standard loading: {result.unloaded_reason or 'training by-product'}")
     out.extend(f"  why: {r}" for r in result.reasons)
+    out.extend(f"  {e.tool} says: {e.verdict}{_detail(e.detail)}" for e in result.external)
     if result.review_note:
         out.append(f"  review: {result.review_note}")
     behaviours = result.behaviours
