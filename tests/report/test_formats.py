@@ -251,5 +251,8 @@ def test_text_and_markdown_show_other_tools_and_where_they_disagree(repo_report:
     section = md[md.index("### Other tools disagree") :]
     assert "`hf-hub`" in section and "`safe`" in section and "`dangerous`" in section
     assert "notes.bin" not in section.split("### Files")[0]
-    # Without other opinions, neither report has the section.
-    assert "disagree" not in text.render(repo_report) and "disagree" not in markdown.render(repo_report)
+    page = html.render(report)
+    assert "<h2>Other tools disagree</h2>" in page and "hf-hub: unscanned (no status for this file)" in page
+    # Without other opinions, no report has the section.
+    for render in (text.render, markdown.render, html.render):
+        assert "disagree" not in render(repo_report)

@@ -89,6 +89,7 @@ def render(report: Report) -> str:
             ),
             "No network address, command line, executable or encoded blob found.",
         ),
+        *_disagreements(report),
         "<h2>Files</h2>",
         _table(("File", "Format", "Verdict", "Status", "Why"), (_file_row(r) for r in report.results), "No files."),
         "<h2>Findings</h2>",
@@ -113,6 +114,16 @@ def render(report: Report) -> str:
 
 def _sup(flag: bool) -> str:
     return ' <span class="small">(suppressed)</span>' if flag else ""
+
+
+def _disagreements(report: Report) -> list[str]:
+    found = summary.disagreements(report.results)
+    if not found:
+        return []
+    rows = (
+        (f"<code>{_e(d.path)}</code>", _badge(d.verdict), _e(d.tool), f"{_e(d.external)} {_e(d.detail)}") for d in found
+    )
+    return ["<h2>Other tools disagree</h2>", _table(("File", "modelsieve", "Tool", "Its verdict"), rows, "")]
 
 
 def _overall(report: Report) -> str:
@@ -157,6 +168,8 @@ def _file_row(r: FileResult) -> tuple[str, ...]:
     status = _e(r.status.label)
     if r.review_note:
         status += f'<div class="small">{_e(r.review_note)}</div>'
+    for e in r.external:
+        status += f'<div class="small">{_e(e.tool)}: {_e(e.verdict)}{_e(f" ({e.detail})" if e.detail else "")}</div>'
     return (path, _e("+".join(r.formats) or "unknown"), _badge(r.verdict), status, f"<ul>{why}</ul>")
 
 
