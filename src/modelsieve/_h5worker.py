@@ -3,8 +3,12 @@
 The HDF5 C library can crash on hostile files (fuzzing found segfaults while
 reading attributes), so ``formats.keras_h5`` runs this file as a separate
 process with memory and CPU limits: ``python -I _h5worker.py PATH MAX_BYTES``.
-It prints one JSON object: ``{"ok": true, "attrs": {name: {...}}}`` where each
-attribute is ``{"text": ...}``, ``{"too_large": size}`` or ``{"error": ...}``.
+It prints one JSON object: ``{"ok": true, "attrs": {name: {...}}, "references": [...], "walked": N,
+"truncated": bool}`` where each attribute is ``{"text": ...}``, ``{"too_large": size}`` or ``{"error": ...}``,
+and each reference is an object of the file that makes the HDF5 library read another file when it is used:
+``{"kind": "external-link" | "external-storage" | "virtual-source", "object": "/path", "file": "name",
+"inside": "/object/in/that/file"}`` (``inside`` empty for raw storage).
+Links are read as links (``getlink=True``): the walk never opens the files they name.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import json
 import sys
 
 ATTRIBUTES = ("model_config", "training_config", "keras_version", "backend")
+#: Objects visited at most, and references reported at most, per file (a hostile file can hold millions).
+MAX_OBJECTS = 100_000
+MAX_REFERENCES = 200
 _MEMORY_LIMIT = 4 << 30
 _CPU_SECONDS = 60
 
@@ -83,9 +90,55 @@ def read(path: str, max_bytes: int) -> dict[str, object]:
                     return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
                 if present:
                     found[name] = _attribute(attrs, name, max_bytes)
-            return {"ok": True, "attrs": found}
+            refs, walked, truncated = references(handle)
+            return {"ok": True, "attrs": found, "references": refs, "walked": walked, "truncated": truncated}
     except Exception as exc:  # a corrupt object deep in the file
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def references(handle: object) -> tuple[list[dict[str, str]], int, bool]:
+    """Every external link, external raw storage and virtual-dataset source file in the file, each object
+    visited once (hard links can make cycles), within MAX_OBJECTS."""
+    import h5py
+
+    refs: list[dict[str, str]] = []
+    seen: set[object] = set()
+    stack: list[tuple[str, object]] = [("", handle)]
+    walked = 0
+
+    def add(kind: str, obj: str, file: str, inside: str = "") -> None:
+        if len(refs) < MAX_REFERENCES:
+            refs.append({"kind": kind, "object": obj, "file": file, "inside": inside})
+
+    while stack:
+        prefix, group = stack.pop()
+        for name in group:  # type: ignore[attr-defined]
+            walked += 1
+            if walked > MAX_OBJECTS:
+                return refs, walked - 1, True
+            path = f"{prefix}/{name}"
+            link = group.get(name, getlink=True)  # type: ignore[attr-defined]
+            if isinstance(link, h5py.ExternalLink):
+                add("external-link", path, link.filename, link.path)
+                continue
+            if not isinstance(link, h5py.HardLink):
+                continue  # soft links name objects of this file, reached through their hard link
+            obj = group.get(name)  # type: ignore[attr-defined]
+            info = h5py.h5o.get_info(obj.id)
+            key = getattr(info, "addr", None) or getattr(info, "token", None)
+            if key in seen:
+                continue
+            seen.add(key)
+            if isinstance(obj, h5py.Group):
+                stack.append((path, obj))
+            elif isinstance(obj, h5py.Dataset):
+                for entry in obj.external or ():
+                    add("external-storage", path, str(entry[0]))
+                if obj.is_virtual:
+                    for source in obj.virtual_sources():
+                        if source.file_name != ".":  # "." is this file itself
+                            add("virtual-source", path, source.file_name, source.dset_name)
+    return refs, walked, False
 
 
 def main() -> None:

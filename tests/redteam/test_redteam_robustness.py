@@ -96,10 +96,10 @@ PICKLES: dict[str, tuple[bytes, Verdict | None]] = {
 }
 
 
-def _check(timed: Timed, floor: Verdict | None) -> None:
+def _check(timed: Timed, floor: Verdict | None, budget: float = SMALL_INPUT_BUDGET_S) -> None:
     result = timed.result
     assert not analyser_failures(result), describe(result)
-    assert timed.seconds < SMALL_INPUT_BUDGET_S, f"{timed.seconds:.1f}s\n{describe(result)}"
+    assert timed.seconds < budget, f"{timed.seconds:.1f}s\n{describe(result)}"
     if floor is not None:
         assert result.verdict >= floor, describe(result)
 
@@ -189,5 +189,7 @@ def test_torch_state_dict_with_20001_tensors_is_clean(tmp_path: Path) -> None:
     path = tmp_path / "moe.pt"
     torch.save({f"experts.{i}.w": torch.zeros(1) for i in range(20_001)}, path)
     timed = scan_timed(path)
-    _check(timed, None)
+    # Not a small input: ~2.5 s on a quiet 2-core machine, twice that when the machine is busy. The bound
+    # catches a hang or a quadratic blow-up (which would take minutes), not a slow neighbour.
+    _check(timed, None, budget=6 * SMALL_INPUT_BUDGET_S)
     assert timed.result.verdict is Verdict.CLEAN, describe(timed.result)

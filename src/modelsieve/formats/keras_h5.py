@@ -2,8 +2,10 @@
 
 The HDF5 superblock signature sits at offset 0 or at a power-of-two userblock
 offset (512, 1024, ...). Only the attributes Keras stores are read
-(``model_config``, ``training_config``, ``keras_version``, ``backend``); no
-tensor data is read and Keras is never imported. The HDF5 C library can crash
+(``model_config``, ``training_config``, ``keras_version``, ``backend``), and the
+object tree is walked for objects that make HDF5 read other files (external
+links, external storage, virtual datasets; HDF001/HDF002); no tensor data is
+read, no link is followed and Keras is never imported. The HDF5 C library can crash
 on hostile files, so h5py runs in a separate, resource-limited process
 (``modelsieve._h5worker``); a crash there is an inconclusive finding here.
 """
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 
 from modelsieve import kerasconfig
 from modelsieve.formats.base import ScanContext
-from modelsieve.model import Analysis, Finding
-from modelsieve.rules import general
+from modelsieve.model import Analysis, Finding, Location
+from modelsieve.rules import formats_rules, general
 from modelsieve.source import Artifact
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -79,7 +81,8 @@ class KerasH5Scanner:
                 formats.append("keras-h5")
             configs.append(_config_analysis(value, attr, artifact, ctx))
             ctx.check_time()
-        return Analysis(formats=tuple(formats)).merge(*configs)
+        refs = _reference_findings(answer, artifact.location)
+        return Analysis(formats=tuple(formats), findings=refs).merge(*configs)
 
 
 def _read_attributes(artifact: Artifact, ctx: ScanContext) -> dict[str, object]:
@@ -144,6 +147,46 @@ def _config_analysis(value: dict[str, object], attr: str, artifact: Artifact, ct
             )
         )
     return kerasconfig.analyse(config, location, ctx, depth=artifact.depth)
+
+
+_REFERENCE_WORDS = {
+    "external-link": "external link to",
+    "external-storage": "dataset stored in the external file",
+    "virtual-source": "virtual dataset reading from",
+}
+
+
+def _reference_findings(answer: dict[str, object], location: Location) -> tuple[Finding, ...]:
+    from modelsieve.formats.onnx import location_problem
+
+    out: list[Finding] = []
+    refs = answer.get("references")
+    for ref in refs if isinstance(refs, list) else ():
+        if not isinstance(ref, dict):
+            continue
+        kind, obj, filename = str(ref.get("kind", "")), str(ref.get("object", "")), str(ref.get("file", ""))
+        inside = str(ref.get("inside", ""))
+        target = f"{filename}:{inside}" if inside else filename
+        problem = location_problem(filename)
+        rule = formats_rules.HDF5_REFERENCE_OUTSIDE if problem else formats_rules.HDF5_REFERENCE
+        why = f" ({problem[1]})" if problem else ""
+        out.append(
+            rule.finding(
+                location.at(detail=f"object: {obj}"),
+                f"HDF5 {_REFERENCE_WORDS.get(kind, kind)} `{target}`{why}: using {obj} reads that file",
+                subject=f"{kind}:{filename}",
+                evidence=target[:300],
+            )
+        )
+    if answer.get("truncated"):
+        out.append(
+            general.LIMIT_EXCEEDED.finding(
+                location,
+                f"HDF5 object tree walked for external references only up to {answer.get('walked')} objects",
+                subject="hdf5-objects",
+            )
+        )
+    return tuple(out)
 
 
 def _found(*findings: Finding) -> Analysis:

@@ -546,6 +546,46 @@ KERAS_EMBEDDED_PICKLE = Rule(
     area="keras",
 )
 
+HDF5_REFERENCE_OUTSIDE = Rule(
+    id="HDF001",
+    title="HDF5 object reads a file outside the model's folder",
+    severity=Severity.HIGH,
+    confidence=Confidence.MEDIUM,
+    effect=Effect.SUSPICIOUS,
+    cwe=22,
+    description=(
+        "An external link, a dataset's external raw storage or a virtual dataset's source names an absolute path, "
+        "a home-relative path, a device name or a path that climbs out with `..`. When a loader (Keras reading "
+        "weights through h5py) touches that object, the HDF5 library opens and reads the named file: a local "
+        "file such as /etc/passwd or a private key comes back as weights, to be re-saved or uploaded later. "
+        "Keras never writes such objects."
+    ),
+    remediation="Do not load the file; weights must be stored inside the HDF5 file itself.",
+    references=(
+        "https://docs.h5py.org/en/stable/high/group.html#external-links",
+        "https://docs.h5py.org/en/stable/high/dataset.html#external-storage",
+        "https://docs.h5py.org/en/stable/vds.html",
+    ),
+    area="keras",
+)
+
+HDF5_REFERENCE = Rule(
+    id="HDF002",
+    title="HDF5 object reads another file next to the model",
+    severity=Severity.LOW,
+    confidence=Confidence.HIGH,
+    effect=Effect.NONE,
+    cwe=None,
+    description=(
+        "An external link, external raw storage or virtual dataset source names a relative file: using the object "
+        "reads that file (relative to the working directory or the HDF5 file, depending on the kind). Keras never "
+        "writes such objects, so the file was made or edited by other tools."
+    ),
+    remediation="Check that the named file belongs to the model and holds what you expect.",
+    references=("https://docs.h5py.org/en/stable/high/group.html#external-links",),
+    area="keras",
+)
+
 TF_PYTHON_OP = Rule(
     id="TF001",
     title="TensorFlow graph calls a Python function (PyFunc)",
@@ -656,6 +696,8 @@ _KERAS_TF_RULES: tuple[Rule, ...] = (
     KERAS_CUSTOM_OBJECT,
     KERAS_SAFE_MODE_GADGET,
     KERAS_EMBEDDED_PICKLE,
+    HDF5_REFERENCE_OUTSIDE,
+    HDF5_REFERENCE,
     TF_PYTHON_OP,
     TF_WRITES_FILE,
     TF_READS_FILE,
