@@ -156,7 +156,7 @@ def scan(
         typer.Option(
             "--jobs",
             "-j",
-            help="Processes that scan (0 = one per core). For a folder or several files the command forks its "
+            help="Processes that scan (0 = one per core). For local files and folders the command forks its "
             "workers as it starts, so they are ready when the file list is; 1 scans in this process.",
         ),
     ] = 0,

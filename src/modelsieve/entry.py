@@ -1,4 +1,4 @@
-"""The ``modelsieve`` command. For ``modelsieve scan`` of a folder or several files it forks warm workers first,
+"""The ``modelsieve`` command. For ``modelsieve scan`` of local files and folders it forks warm workers first,
 so that they import the scanner on another core while this process starts the CLI.
 
 Only what both sides need (the result types, options, file walk: ``modelsieve.api`` without the analysers) is
@@ -15,13 +15,15 @@ def main() -> None:
     # Imports make hundreds of thousands of objects and no garbage: collections while they run are wasted.
     gc.disable()
     warm = None
-    if sys.argv[1:2] == ["scan"] and _several_files(sys.argv[2:]):
+    wanted = _workers_wanted(sys.argv[2:]) if sys.argv[1:2] == ["scan"] else 0
+    if wanted:
         from modelsieve.warm import start, usable_cores
 
-        if usable_cores() >= 2:
+        cores = usable_cores()
+        if cores >= 2:
             import modelsieve.api  # noqa: F401 - shared by the workers and the CLI, see the module docstring
 
-        warm = start()
+            warm = start(min(wanted, cores))
     try:
         from modelsieve.cli import run
 
@@ -34,15 +36,16 @@ def main() -> None:
         gc.freeze()
 
 
-def _several_files(args: list[str]) -> bool:
-    """Whether the arguments name a folder, an @FILE list or two files or more: a single file is scanned
-    sooner without workers (forking and stopping one costs more than it saves)."""
+def _workers_wanted(args: list[str]) -> int:
+    """Workers worth forking for these ``scan`` arguments: one per core for a folder or an @FILE list, one per
+    file named (at most one per core), none for a Hub repository or help. Even a single file is scanned
+    sooner by a worker: it imports the analysers while this process imports the command line."""
     if {"--help", "-h"} & set(args):
-        return False
+        return 0
     named = [a for a in args if not a.startswith("-")]
     if any(a.startswith("@") for a in named) or any(os.path.isdir(a) for a in named):
-        return True
-    return sum(os.path.isfile(a) for a in named) >= 2
+        return os.cpu_count() or 1
+    return sum(os.path.isfile(a) for a in named)
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def choose(options: ScanOptions, n_files: int, warm: WarmWorkers | None = None) 
     (``AdaptiveExecutor``). Warm workers that are not used are released here."""
     jobs = options.jobs or (os.cpu_count() or 1)
     if warm is not None:
-        if not options.cluster and jobs > 1 and 2 <= n_files <= warm.max_files:
+        if not options.cluster and jobs > 1 and 1 <= n_files <= warm.max_files:
             return WarmExecutor(warm, jobs=jobs)
         warm.close()
     if options.cluster:

@@ -171,12 +171,12 @@ def usable_cores() -> int:
 def start(count: int | None = None) -> WarmWorkers | None:
     """Fork the leader of ``count`` workers (default: one per core; this process only coordinates).
 
-    None where fork is not available, with fewer than two workers, or when the fork fails.
+    None where fork is not available, for no worker, or when the fork fails.
     """
     if not hasattr(os, "fork"):
         return None
     count = usable_cores() if count is None else count
-    if count < 2:
+    if count < 1:
         return None
     work_r, work_w = os.pipe()
     # (task_r, task_w, result_r, result_w) of each worker, all made before the one fork.

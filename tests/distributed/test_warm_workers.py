@@ -152,8 +152,8 @@ def test_worker_output_never_reaches_stdout(tmp_path: Path, capfd: pytest.Captur
 
 @pytest.mark.parametrize(
     ("options", "n_files"),
-    [(ScanOptions(jobs=1), 100), (ScanOptions(jobs=2), 1), (ScanOptions(jobs=2, cluster="local"), 100)],
-    ids=["one-job", "one-file", "cluster"],
+    [(ScanOptions(jobs=1), 100), (ScanOptions(jobs=2), 0), (ScanOptions(jobs=2, cluster="local"), 100)],
+    ids=["one-job", "no-file", "cluster"],
 )
 def test_unused_warm_workers_are_released(options: ScanOptions, n_files: int) -> None:
     workers = warm.start(2)
@@ -177,20 +177,36 @@ def test_the_command_line_scans_with_warm_workers(mixed_folder: Path) -> None:
     assert [(f["path"], f["verdict"]) for f in report["files"]] == [(r.path, r.verdict.value) for r in expected.results]
 
 
-def test_workers_are_forked_only_for_several_files(tmp_path: Path) -> None:
-    from modelsieve.entry import _several_files
+def test_workers_wanted_for_the_scan_arguments(tmp_path: Path) -> None:
+    from modelsieve.entry import _workers_wanted
 
     one = tmp_path / "a.pkl"
     one.write_bytes(b"\x80\x02N.")
     two = tmp_path / "b.pkl"
     two.write_bytes(b"\x80\x02N.")
-    assert not _several_files([str(one)])
-    assert not _several_files([str(one), "-f", "json", "-o", str(tmp_path / "out.json")])
-    assert not _several_files(["hf://owner/name"])
-    assert not _several_files([str(tmp_path), "--help"])
-    assert _several_files([str(tmp_path)])
-    assert _several_files([str(one), str(two)])
-    assert _several_files(["@targets.txt"])
+    # One file: one worker imports the analysers while this process imports the command line.
+    assert _workers_wanted([str(one)]) == 1
+    assert _workers_wanted([str(one), "-f", "json", "-o", str(tmp_path / "out.json")]) == 1
+    assert _workers_wanted([str(one), str(two)]) == 2
+    assert _workers_wanted([str(tmp_path)]) == (os.cpu_count() or 1)
+    assert _workers_wanted(["@targets.txt"]) == (os.cpu_count() or 1)
+    assert _workers_wanted(["hf://owner/name"]) == 0
+    assert _workers_wanted([str(tmp_path), "--help"]) == 0
+    assert _workers_wanted([str(tmp_path / "missing.pkl")]) == 0
+
+
+def test_one_file_is_scanned_by_a_lone_leader(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(b"cos\nsystem\n(S'true'\ntR.")
+    workers = warm.start(1)
+    assert workers is not None and workers.count == 1
+    job = executors.Job(scan=scan_file, fail=failed_result)
+    executor = executors.choose(ScanOptions(jobs=2), 1, workers)
+    assert isinstance(executor, executors.WarmExecutor)
+    (result,) = executor.map(job, _files(path), ScanOptions())
+    assert summary([result]) == summary([scan_file(_files(path)[0], ScanOptions())])
+    assert result.verdict is Verdict.MALICIOUS
+    assert _reaped(workers)
 
 
 def test_a_scan_bigger_than_the_work_pipe_uses_the_other_executors() -> None:
