@@ -21,7 +21,10 @@ def main() -> None:
 
         cores = usable_cores()
         if cores >= 2:
-            import modelsieve.api  # noqa: F401 - shared by the workers and the CLI, see the module docstring
+            # Shared by the workers and the CLI (see the module docstring); pickle carries the job and results.
+            import pickle  # noqa: F401
+
+            import modelsieve.api  # noqa: F401
 
             warm = start(min(wanted, cores))
     try:
