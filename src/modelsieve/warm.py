@@ -141,21 +141,22 @@ class WarmWorkers:
         import signal
 
         # Workers that finished are gone already; released or abandoned ones (still importing, or scanning
-        # for a run that ended early) are stopped: nothing they would do is wanted any more. The group id
-        # cannot name another group here: the leader is not reaped yet, so its pid stays taken.
-        try:
-            if os.waitpid(self.leader, os.WNOHANG)[0] != 0:
-                return
-        except ChildProcessError:
-            return
+        # for a run that ended early, or left running by a leader that crashed) are stopped: nothing they
+        # would do is wanted any more. The group is signalled before the leader is reaped: until then its pid,
+        # which is the group's id, cannot be given to anything else.
         try:
             os.killpg(self.leader, signal.SIGKILL)
-        except OSError:  # no group of its own (setpgid refused): the leader alone
-            try:  # noqa: SIM105 - contextlib is not imported before the fork
-                os.kill(self.leader, signal.SIGKILL)
-            except OSError:
-                pass
-        try:  # noqa: SIM105
+        except ProcessLookupError:
+            # No such group: setpgid was refused, or everything is gone. The leader alone, while it runs and
+            # is ours (a pid already reaped may name another process by now).
+            try:
+                if os.waitpid(self.leader, os.WNOHANG)[0] == 0:
+                    os.kill(self.leader, signal.SIGKILL)
+            except ChildProcessError:
+                return
+        except OSError:
+            pass
+        try:  # noqa: SIM105 - contextlib is not imported before the fork
             os.waitpid(self.leader, 0)
         except ChildProcessError:
             pass

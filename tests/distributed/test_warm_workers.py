@@ -244,3 +244,23 @@ def test_the_command_line_process_never_imports_the_analysers(mixed_folder: Path
     analysers = [m for m in state["modules"] if m.startswith(("modelsieve.pickle", "modelsieve.formats"))]
     assert analysers == []
     assert "modelsieve.dispatch" not in state["modules"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_close_stops_the_workers_of_a_leader_that_died() -> None:
+    import time
+
+    workers = warm.start(3)
+    assert workers is not None
+    deadline = time.monotonic() + 60
+    while len(_group_alive(workers.leader)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(workers.leader, 9)  # the leader crashes; the two workers it forked live on, orphaned
+    while len(_group_alive(workers.leader)) != 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_group_alive(workers.leader)) == 2
+    workers.close()
+    assert _reaped(workers)
+    while _group_alive(workers.leader) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _group_alive(workers.leader) == []
