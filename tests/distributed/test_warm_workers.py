@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -122,21 +124,27 @@ def test_files_no_worker_took_are_scanned_here(mixed_folder: Path) -> None:
     assert _reaped(workers)
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
-def test_close_stops_every_worker_of_the_group() -> None:
-    import time
+def _wait_for(check: Callable[[], bool], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
+
+def _three_running_workers() -> warm.WarmWorkers:
     workers = warm.start(3)
     assert workers is not None
-    deadline = time.monotonic() + 60
     # The leader forks the other two once it has imported the scanner.
-    while len(_group_alive(workers.leader)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for(lambda: len(_group_alive(workers.leader)) == 3)
     assert len(_group_alive(workers.leader)) == 3
+    return workers
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
+def test_close_stops_every_worker_of_the_group() -> None:
+    workers = _three_running_workers()
     workers.close()
     assert _reaped(workers)
-    while _group_alive(workers.leader) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for(lambda: not _group_alive(workers.leader))
     assert _group_alive(workers.leader) == []
 
 
@@ -248,19 +256,11 @@ def test_the_command_line_process_never_imports_the_analysers(mixed_folder: Path
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process table from /proc")
 def test_close_stops_the_workers_of_a_leader_that_died() -> None:
-    import time
-
-    workers = warm.start(3)
-    assert workers is not None
-    deadline = time.monotonic() + 60
-    while len(_group_alive(workers.leader)) < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    workers = _three_running_workers()
     os.kill(workers.leader, 9)  # the leader crashes; the two workers it forked live on, orphaned
-    while len(_group_alive(workers.leader)) != 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for(lambda: len(_group_alive(workers.leader)) == 2)
     assert len(_group_alive(workers.leader)) == 2
     workers.close()
     assert _reaped(workers)
-    while _group_alive(workers.leader) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for(lambda: not _group_alive(workers.leader))
     assert _group_alive(workers.leader) == []
