@@ -125,7 +125,8 @@ def references(handle: object) -> tuple[list[dict[str, str]], int, bool]:
                 continue  # soft links name objects of this file, reached through their hard link
             obj = group.get(name)  # type: ignore[attr-defined]
             info = h5py.h5o.get_info(obj.id)
-            key = getattr(info, "addr", None) or getattr(info, "token", None)
+            # HDF5 1.10 names an object by its address, 1.12 and later by a token.
+            key = info.addr if hasattr(info, "addr") else info.token
             if key in seen:
                 continue
             seen.add(key)

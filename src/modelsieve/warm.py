@@ -23,14 +23,14 @@ reported inconclusive.
 
 from __future__ import annotations
 
-# Only modules the interpreter has already loaded are imported before the fork: every millisecond spent
-# here delays the workers. Hence plain classes below, not dataclasses (which import inspect and more), and
-# pickle imported where it is used.
+# Kept to modules the interpreter has already loaded (plain classes, no dataclasses or typing, pickle where
+# it is used): this module is imported by every `modelsieve scan` of local files, before the fork, and what it
+# imports there delays both the workers and the command line.
 import os
 import struct
 import sys
 
-# Not typing.TYPE_CHECKING: importing typing alone costs ~10 ms before the fork (mypy honours the name).
+# Not typing.TYPE_CHECKING: typing alone costs ~10 ms, and this module is imported first (mypy honours the name).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any

@@ -33,8 +33,8 @@ def render(report: Report, *, verbose: bool = False) -> str:
 
 def _has_observations(result: FileResult) -> bool:
     # A clean file that another tool calls dangerous is shown: the reviewer must see the disagreement.
-    return any(f.behaviour is not None or f.indicators or f.suppressed for f in result.findings) or any(
-        e.verdict == "dangerous" for e in result.external
+    return any(f.behaviour is not None or f.indicators or f.suppressed for f in result.findings) or bool(
+        summary.disagreements((result,))
     )
 
 
