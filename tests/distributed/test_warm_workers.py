@@ -264,3 +264,14 @@ def test_close_stops_the_workers_of_a_leader_that_died() -> None:
     assert _reaped(workers)
     _wait_for(lambda: not _group_alive(workers.leader))
     assert _group_alive(workers.leader) == []
+
+
+def test_file_targets_reach_the_workers_unchanged(mixed_folder: Path) -> None:
+    import pickle
+
+    files = _files(mixed_folder)
+    back = pickle.loads(pickle.dumps(files, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == files
+    assert all(type(b.path) is type(f.path) for b, f in zip(back, files, strict=True))
+    # The path travels as text, not as a Path object's parts.
+    assert b"PosixPath" not in pickle.dumps(files[0]) and b"WindowsPath" not in pickle.dumps(files[0])
